@@ -1,0 +1,18 @@
+"""cati: a CATI server for market and social research."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+
+from .settings import parse_settings
+
+
+def main(global_config: dict[str, Any], **settings: Any) -> Any:
+    """PasteDeploy app factory (``use = egg:cati``)."""
+    with Configurator(settings=parse_settings(settings)) as config:
+        config.include("pyramid_jinja2")
+        config.include(".db")
+        config.include(".web")
+    return config.make_wsgi_app()

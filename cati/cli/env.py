@@ -1,0 +1,81 @@
+"""Database access for commands: settings from the PasteDeploy INI, one transaction per command.
+
+Commands do not build the whole WSGI app: they need the validated settings and a session, and
+starting faster matters for scripts that call ``cati`` in a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging.config
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import transaction
+from pyramid.exceptions import ConfigurationError
+from sqlalchemy.orm import Session
+
+from cati.db import get_engine, get_session_factory, get_tm_session
+from cati.settings import parse_settings
+
+
+class CommandError(Exception):
+    """Bad input for a command: printed as ``cati: <message>``, exit status ``status``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class CommandEnv:
+    settings: dict[str, Any]
+    session: Session
+    tm: transaction.TransactionManager
+    engine: Any
+
+
+def load_settings(config_path: str) -> dict[str, Any]:
+    if not os.path.exists(config_path):
+        raise CommandError(f"settings file {config_path!r} not found (use -c INI or set CATI_CONFIG)")
+    from pyramid.paster import get_appsettings
+
+    try:
+        logging.config.fileConfig(config_path, disable_existing_loggers=False)
+    except (KeyError, ValueError, OSError):
+        pass  # an INI without logging sections is fine for commands
+    try:
+        return parse_settings(get_appsettings(config_path))
+    except ConfigurationError as exc:
+        raise CommandError(f"{config_path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def command_env(config_path: str) -> Iterator[CommandEnv]:
+    """Yield a session inside one transaction: committed if the block ends normally, rolled back
+    if it raises — a failed command changes nothing."""
+    settings = load_settings(config_path)
+    engine = get_engine(settings)
+    tm = transaction.TransactionManager(explicit=True)
+    try:
+        with tm:
+            session = get_tm_session(get_session_factory(engine), tm)
+            yield CommandEnv(settings, session, tm, engine)
+    finally:
+        engine.dispose()
+
+
+def fail(message: str, status: int = 1) -> int:
+    print(f"cati: {message}", file=sys.stderr)
+    return status
+
+
+def run(func: Any, args: Any) -> int:
+    """Run a command function, turning CommandError into its message and exit status."""
+    try:
+        return int(func(args) or 0)
+    except CommandError as exc:
+        return fail(str(exc), exc.status)

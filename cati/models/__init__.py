@@ -1,0 +1,21 @@
+"""SQLAlchemy models. Import every model module here so ``Base.metadata`` is complete for
+alembic and for tests."""
+
+from .audit import AuditEvent
+from .meta import Base
+from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
+from .user import Client, LoginFailure, Role, User
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Client",
+    "LoginFailure",
+    "Purpose",
+    "QuestionnaireVersion",
+    "Role",
+    "Study",
+    "StudyMember",
+    "StudyStatus",
+    "User",
+]
