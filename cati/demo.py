@@ -16,7 +16,7 @@ from cati.models import User
 from cati.services import studies, users
 
 QUESTIONNAIRE_DIR = Path(__file__).resolve().parents[1] / "questionnaires"
-DEMO_PASSWORD = "demo-2026!"
+DEMO_PASSWORD = "demo-2026!"  # noqa: S105 - printed by make run, demo data only
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,7 @@ def settings(db_url: str) -> dict[str, Any]:
 def engine(settings: dict[str, Any]) -> Iterator[Engine]:
     from cati.migrate import upgrade
 
-    engine = get_engine({**settings, "sqlalchemy.poolclass": "sqlalchemy.pool.NullPool"}
-                        if settings["sqlalchemy.url"].startswith("sqlite") else settings)
+    engine = get_engine(settings)
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -43,10 +43,8 @@ def load_settings(config_path: str) -> dict[str, Any]:
         raise CommandError(f"settings file {config_path!r} not found (use -c INI or set CATI_CONFIG)")
     from pyramid.paster import get_appsettings
 
-    try:
+    with contextlib.suppress(KeyError, ValueError, OSError):  # an INI without logging sections is fine
         logging.config.fileConfig(config_path, disable_existing_loggers=False)
-    except (KeyError, ValueError, OSError):
-        pass  # an INI without logging sections is fine for commands
     try:
         return parse_settings(get_appsettings(config_path))
     except ConfigurationError as exc:

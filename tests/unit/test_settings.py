@@ -1,0 +1,44 @@
+import pytest
+from pyramid.exceptions import ConfigurationError
+
+from cati.settings import parse_settings
+
+BASE = {"sqlalchemy.url": "sqlite://", "cati.session_secret": "x" * 32}
+
+
+def test_valid_settings_are_typed():
+    settings = parse_settings({**BASE, "cati.login_max_failures": "7", "cati.secure_cookies": "true"})
+    assert settings["cati.login_max_failures"] == 7
+    assert settings["cati.secure_cookies"] is True
+    assert settings["pyramid.default_locale_name"] == "de"
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"cati.session_secret": "short"}, "cati.session_secret"),
+        ({"cati.login_max_failures": "many"}, "cati.login_max_failures"),
+        ({"cati.secure_cookies": "perhaps"}, "cati.secure_cookies"),
+        ({"pyramid.default_locale_name": "fr"}, "pyramid.default_locale_name"),
+    ],
+)
+def test_wrong_setting_stops_start_up_naming_it(override, named):
+    with pytest.raises(ConfigurationError, match=named.replace(".", r"\.")):
+        parse_settings({**BASE, **override})
+
+
+def test_missing_required_setting_is_named():
+    with pytest.raises(ConfigurationError, match=r"sqlalchemy\.url"):
+        parse_settings({"cati.session_secret": "x" * 32})
+
+
+def test_environment_variables_are_expanded(monkeypatch):
+    monkeypatch.setenv("CATI_TEST_SECRET", "s" * 40)
+    settings = parse_settings({**BASE, "cati.session_secret": "${CATI_TEST_SECRET}"})
+    assert settings["cati.session_secret"] == "s" * 40
+
+
+def test_unset_environment_variable_is_named(monkeypatch):
+    monkeypatch.delenv("CATI_NOT_SET", raising=False)
+    with pytest.raises(ConfigurationError, match="cati.session_secret"):
+        parse_settings({**BASE, "cati.session_secret": "${CATI_NOT_SET}"})
