@@ -27,7 +27,7 @@ class DemoStudy:
 
 
 DEMO_STUDIES = (
-    DemoStudy("praesenz_lieferdienst.yaml", "research", "FrischKiste GmbH"),
+    DemoStudy("lieferdienst_nachfrage.yaml", "research", "FrischKiste GmbH"),
     DemoStudy("kundendienst_zufriedenheit.yaml", "customer_satisfaction", "Stadtwerke Nordhafen"),
 )
 

@@ -1,0 +1,144 @@
+"""`cati initdb`, `user add`, `study create|publish|set` against the test database (real commits)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cati.cli import main
+from cati.models import AuditEvent, QuestionnaireVersion, Study, User
+
+EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "specs" / "examples"
+
+
+@pytest.fixture
+def ini(tmp_path, settings, clean_database):
+    path = tmp_path / "test.ini"
+    url = settings["sqlalchemy.url"].replace("%", "%%")
+    path.write_text(
+        "[app:main]\nuse = egg:cati\n"
+        f"sqlalchemy.url = {url}\n"
+        f"cati.session_secret = {settings['cati.session_secret']}\n"
+    )
+    return str(path)
+
+
+@pytest.fixture
+def ebike(tmp_path):
+    return shutil.copy(EXAMPLES / "ebike_abo_konzept.yaml", tmp_path / "ebike.yaml")
+
+
+def _rows(engine, model):
+    with Session(engine) as session:
+        return session.scalars(select(model)).all()
+
+
+def test_user_add_reads_password_from_stdin(ini, engine, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("geheim-passwort\n"))
+    assert main(["user", "add", "Anna", "--role", "interviewer", "--password-stdin", "-c", ini]) == 0
+    assert "created interviewer anna" in capsys.readouterr().out
+    [user] = _rows(engine, User)
+    assert (user.username, user.role, user.first_name) == ("anna", "interviewer", "Anna")
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_config_option_before_the_subcommand(ini, engine, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("geheim-passwort\n"))
+    assert main(["-c", ini, "user", "add", "ben", "--role", "supervisor", "--password-stdin"]) == 0
+    assert [u.username for u in _rows(engine, User)] == ["ben"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["user", "add", "x", "--role", "interviewer", "--password-stdin"], "kurz\n", "password: must be at least"),
+        (["user", "add", "kunde", "--role", "client", "--password-stdin"], "geheim-passwort\n", "client:"),
+        (["user", "add", "Bad Name", "--role", "admin", "--password-stdin"], "geheim-passwort\n", "username"),
+    ],
+)
+def test_user_add_bad_input_exits_1_and_changes_nothing(ini, engine, monkeypatch, capsys, argv, stdin, message):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main([*argv, "-c", ini]) == 1
+    assert message in capsys.readouterr().err
+    assert _rows(engine, User) == []
+
+
+def test_user_add_unknown_role_is_usage_error(ini):
+    with pytest.raises(SystemExit) as exc:
+        main(["user", "add", "x", "--role", "boss", "-c", ini])
+    assert exc.value.code == 2
+
+
+def test_missing_config_is_reported(tmp_path, capsys):
+    assert main(["-c", str(tmp_path / "nope.ini"), "study", "set", "x", "status=field"]) == 1
+    assert "not found" in capsys.readouterr().err
+
+
+def test_study_create_publish_set(ini, engine, ebike, tmp_path, capsys):
+    assert main(["study", "create", "--questionnaire", str(ebike), "--purpose", "research", "-c", ini]) == 0
+    assert capsys.readouterr().out.strip() == "ebike_abo_konzept"
+    [study] = _rows(engine, Study)
+    assert (study.status, study.purpose) == ("draft", "research")
+
+    newer = tmp_path / "ebike_v4.yaml"
+    newer.write_text(Path(ebike).read_text().replace("version: 3", "version: 4", 1))
+    assert main(["study", "publish", "ebike_abo_konzept", "--questionnaire", str(newer), "-c", ini]) == 0
+    assert [v.version for v in _rows(engine, QuestionnaireVersion)] == [3, 4]
+
+    # The same version again is refused and changes nothing.
+    assert main(["study", "publish", "ebike_abo_konzept", "--questionnaire", str(newer), "-c", ini]) == 1
+    assert "must be higher" in capsys.readouterr().err
+    assert len(_rows(engine, QuestionnaireVersion)) == 2
+
+    assert main(["study", "set", "ebike_abo_konzept", "status=field", "max_attempts=8",
+                 "quota.alter_geschlecht.m_18_44=140", "-c", ini]) == 0
+    [study] = _rows(engine, Study)
+    assert study.status == "field"
+    assert study.settings["max_attempts"] == 8
+    assert study.settings["quota_targets"] == {"alter_geschlecht": {"m_18_44": 140}}
+    actions = [e.action for e in _rows(engine, AuditEvent)]
+    assert actions == ["study.create", "study.publish", "study.settings"]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (["max_attempts=0"], "max_attempts: must be between 1 and 50"),
+        (["status=running"], "status: must be one of"),
+        (["quota.alter_geschlecht.x_1=5"], "unknown cell 'x_1'"),
+        (["quota.nope.m_18_44=5"], "unknown quota 'nope'"),
+        (["calling_profile=custom"], "calling_windows: the custom profile needs calling_windows"),
+        (["calling_profile=custom", "calling_windows=mon-fri 21:00-09:00"], "ends before it starts"),
+        (["status=field", "colour=blue"], "colour: unknown setting"),
+    ],
+)
+def test_study_set_is_all_or_nothing(ini, engine, ebike, capsys, pairs, message):
+    assert main(["study", "create", "--questionnaire", str(ebike), "-c", ini]) == 0
+    assert main(["study", "set", "ebike_abo_konzept", *pairs, "-c", ini]) == 1
+    assert message in capsys.readouterr().err
+    [study] = _rows(engine, Study)
+    assert (study.status, study.settings) == ("draft", {})
+
+
+def test_study_create_with_bad_questionnaire_names_the_place(ini, engine, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: cati/1\nid: x\n")
+    assert main(["study", "create", "--questionnaire", str(bad), "-c", ini]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err
+    assert _rows(engine, Study) == []
+
+
+def test_initdb_demo_is_repeatable(ini, engine, capsys):
+    assert main(["initdb", "--demo", "-c", ini]) == 0
+    out = capsys.readouterr().out
+    for role in ("admin", "researcher", "supervisor", "interviewer", "client"):
+        assert role in out
+    users_before = len(_rows(engine, User))
+    assert main(["initdb", "--demo", "-c", ini]) == 0
+    assert len(_rows(engine, User)) == users_before == 6
