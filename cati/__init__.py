@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.config import Configurator
-
-from .settings import parse_settings
 
 
 def main(global_config: dict[str, Any], **settings: Any) -> Any:
-    """PasteDeploy app factory (``use = egg:cati``)."""
+    """PasteDeploy app factory (``use = egg:cati``).
+
+    Pyramid is imported here, not at module level, so that ``cati check`` and the other
+    commands that import ``cati.*`` start without loading the web framework.
+    """
+    from pyramid.config import Configurator
+
+    from .settings import parse_settings
+
     with Configurator(settings=parse_settings(settings)) as config:
         config.include("pyramid_jinja2")
         config.include(".db")

@@ -3,11 +3,19 @@ alembic and for tests."""
 
 from .audit import AuditEvent
 from .meta import Base
+from .sample import Attempt, CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport
 from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
 from .user import Client, LoginFailure, Role, User
 
 __all__ = [
+    "Attempt",
     "AuditEvent",
+    "CallingZone",
+    "Case",
+    "CasePhone",
+    "Contact",
+    "DoNotCall",
+    "SampleImport",
     "Base",
     "Client",
     "LoginFailure",
