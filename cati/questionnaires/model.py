@@ -148,6 +148,8 @@ class Question(Node):
     expr: Expr | None = None
     when: Expr | None = None
     value_type: Literal["numeric", "string"] = "numeric"
+    # nps: labels of the scale ends (codes 0 and 10), for display and value labels
+    scale_labels: tuple[Option, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,9 @@ class Loop(Node):
     where: Expr | None = None
     count: Expr | None = None
     max: int | None = None
+    # every item the loop can ever run over (options of ``over``/``items`` after a ``where`` that
+    # uses only $code/$label; 1..max for count loops): the iterations that get export variables
+    export_items: tuple[Option, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
