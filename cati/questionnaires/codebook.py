@@ -1,0 +1,356 @@
+"""The export variables of a compiled questionnaire, in export order (questionnaire-format §2-§4).
+
+One function, :func:`build_codebook`, decides every column name, label, SPSS format, value label
+and missing code. Exports, ``cati codebook`` and the checker all use it, so the names the checker
+validates are exactly the names the exports write.
+
+Order: paradata, sample fields, then the flow in file order. Within a question: its value
+variable(s), multi dichotomies (options, then allowed specials), "specify" texts, then
+``<id>_ord``. A randomised block's ``<block>_ord`` comes before its children, a quota's
+``quota_<id>`` at its checkpoint. Loop bodies repeat once per possible item with ``_<code>``
+appended to every name (outer loop first: ``Q_<outer>_<inner>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from . import fills, model
+
+MAX_LABEL_BYTES = 256
+DATE_FORMAT = "EDATE10"  # dd.mm.yyyy, the German/European convention; pyreadstat and PSPP read it
+DATETIME_FORMAT = "DATETIME20"
+
+_WORDS = {
+    "de": {
+        "resp_id": "Befragten-ID (pseudonym)",
+        "disposition": "Abschlusscode (Disposition)",
+        "q_version": "Fragebogenversion",
+        "lang": "Interviewsprache",
+        "interviewer_id": "Interviewer-Code (pseudonym)",
+        "start_ts": "Beginn des Interviews",
+        "end_ts": "Ende des Interviews",
+        "duration_s": "Dauer in Sekunden",
+        "n_soft_overrides": "Anzahl bestätigter Warnungen",
+        "selected": "genannt",
+        "not_selected": "nicht genannt",
+        "order": "gezeigte Reihenfolge",
+        "quota": "Quotenzelle",
+    },
+    "en": {
+        "resp_id": "Respondent ID (pseudonymous)",
+        "disposition": "Final disposition",
+        "q_version": "Questionnaire version",
+        "lang": "Interview language",
+        "interviewer_id": "Interviewer code (pseudonymous)",
+        "start_ts": "Interview start",
+        "end_ts": "Interview end",
+        "duration_s": "Duration in seconds",
+        "n_soft_overrides": "Number of confirmed soft checks",
+        "selected": "selected",
+        "not_selected": "not selected",
+        "order": "order shown",
+        "quota": "quota cell",
+    },
+}
+
+
+def _word(q: model.Questionnaire, key: str) -> str:
+    return _WORDS.get(q.default_language, _WORDS["en"])[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _Iteration:
+    """Where the codebook is inside loops: the name suffix and the items of each loop level."""
+
+    suffix: str = ""
+    items: tuple[tuple[int, str], ...] = ()  # (code, label) per loop level, outer first
+    conditions: tuple[str, ...] = ()
+
+    def nested(self, code: int, label: str, condition: str | None) -> _Iteration:
+        conditions = (*self.conditions, condition) if condition else self.conditions
+        return _Iteration(f"{self.suffix}_{code}", (*self.items, (code, label)), conditions)
+
+    def when(self, condition: str | None) -> _Iteration:
+        return _Iteration(self.suffix, self.items, (*self.conditions, condition)) if condition else self
+
+
+def build_codebook(q: model.Questionnaire) -> list[model.ExportVariable]:
+    """Every export variable of ``q`` in export order."""
+    out: list[model.ExportVariable] = []
+    _paradata(q, out)
+    for sample_field in q.sample:
+        _sample_field(q, sample_field, out)
+    _nodes(q, q.flow, _Iteration(), out)
+    return [replace(v, value_labels=dict(sorted(v.value_labels.items()))) if len(v.value_labels) > 1 else v
+            for v in out]
+
+
+# --------------------------------------------------------------------------- paradata, sample
+
+
+def _paradata(q: model.Questionnaire, out: list[model.ExportVariable]) -> None:
+    def add(name: str, spss_type: str, fmt: str, measure: str, **kw: object) -> None:
+        out.append(model.ExportVariable(name=name, label=_word(q, name), kind="paradata", answer_key=None,
+                                        spss_type=spss_type, spss_format=fmt, measure=measure, **kw))  # type: ignore[arg-type]
+
+    dispositions = {d.code: d.name for d in q.dispositions.values()}
+    add("resp_id", "string", "A36", "nominal", width=36)
+    add("disposition", "numeric", _int_format(dispositions or [0]), "nominal", value_labels=dispositions)
+    add("q_version", "numeric", _int_format([q.version]), "nominal")
+    add("lang", "string", "A8", "nominal", width=8)
+    add("interviewer_id", "string", "A36", "nominal", width=36)
+    add("start_ts", "datetime", DATETIME_FORMAT, "scale")
+    add("end_ts", "datetime", DATETIME_FORMAT, "scale")
+    add("duration_s", "numeric", "F8.0", "scale")
+    add("n_soft_overrides", "numeric", "F4.0", "scale")
+
+
+def _sample_field(q: model.Questionnaire, f: model.SampleField, out: list[model.ExportVariable]) -> None:
+    lang = q.default_language
+    common = {"name": f.name, "label": f.name, "kind": "value", "answer_key": f.name, "pii": f.pii}
+    if f.type == "single":
+        labels = {o.code: o.text.raw.get(lang, "") for o in f.options}
+        out.append(model.ExportVariable(**common, spss_type="numeric", spss_format=_int_format(labels or [0]),
+                                        measure="nominal", value_labels=labels))
+    elif f.type == "numeric":
+        out.append(model.ExportVariable(**common, spss_type="numeric", spss_format="F12.2", measure="scale"))
+    elif f.type == "date":
+        out.append(model.ExportVariable(**common, spss_type="date", spss_format=DATE_FORMAT, measure="scale"))
+    else:
+        out.append(model.ExportVariable(**common, spss_type="string", spss_format="A255", measure="nominal",
+                                        width=255))
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def _nodes(q: model.Questionnaire, nodes: tuple[model.Node, ...], it: _Iteration,
+           out: list[model.ExportVariable]) -> None:
+    for node in nodes:
+        if isinstance(node, model.Question):
+            _question(q, node, it.when(_src(node.show_if)), out)
+        elif isinstance(node, model.Block):
+            inner = it.when(_src(node.show_if))
+            if node.randomize:
+                width = max(1, sum(len(child.id) for child in node.body) + len(node.body) - 1)
+                out.append(model.ExportVariable(
+                    name=f"{node.id}_ord{inner.suffix}", label=f"{node.id} ({_word(q, 'order')})", kind="order",
+                    answer_key=f"{node.id}{inner.suffix}", spss_type="string", spss_format=f"A{width}",
+                    measure="nominal", question_id=node.id, width=width, show_if=_joined(inner.conditions)))
+            _nodes(q, node.body, inner, out)
+        elif isinstance(node, model.Loop):
+            inner = it.when(_src(node.show_if))
+            for item in node.export_items:
+                label = item.text.raw.get(q.default_language, str(item.code))
+                _nodes(q, node.body, inner.nested(item.code, label, _item_condition(node, item)), out)
+        elif isinstance(node, model.QuotaCheckpoint):
+            _quota(q, node, it, out)
+
+
+def _item_condition(loop: model.Loop, item: model.Option) -> str | None:
+    if loop.over is not None:
+        return f"selected({loop.over}, {item.code})"
+    if loop.count is not None:
+        return f"({loop.count.source}) >= {item.code}"
+    return None
+
+
+def _quota(q: model.Questionnaire, node: model.QuotaCheckpoint, it: _Iteration,
+           out: list[model.ExportVariable]) -> None:
+    quota = next((x for x in q.quotas if x.id == node.quota), None)
+    if quota is None:
+        return
+    labels = {i: cell.id for i, cell in enumerate(quota.cells, start=1)}
+    out.append(model.ExportVariable(
+        name=f"quota_{quota.id}", label=f"{_word(q, 'quota')} {quota.id}", kind="quota", answer_key=quota.id,
+        spss_type="numeric", spss_format=_int_format(labels or [0]), measure="nominal", value_labels=labels,
+        question_id=f"quota:{quota.id}", show_if=_joined(it.when(_src(node.show_if)).conditions)))
+
+
+def _question(q: model.Questionnaire, question: model.Question, it: _Iteration,
+              out: list[model.ExportVariable]) -> None:
+    lang = q.default_language
+    label = _label(q, question, it)
+    key = f"{question.id}{it.suffix}"
+    text = question.text.raw.get(lang) if question.text is not None else None
+    condition = _joined(it.conditions)
+    common = {"question_id": question.id, "text": text, "show_if": condition, "pii": question.pii}
+    missing = tuple(sorted(question.special_codes[s] for s in question.special if s in question.special_codes))
+    special_labels = {
+        question.special_codes[s]: _special_label(q, s) for s in question.special if s in question.special_codes
+    }
+    t = question.type
+
+    def value(name: str, var_label: str, answer_key: str, **kw: object) -> None:
+        out.append(model.ExportVariable(name=name, label=var_label, kind="value", answer_key=answer_key,
+                                        **common, **kw))  # type: ignore[arg-type]
+
+    if t == "single" or (t == "computed" and question.options):
+        labels = {**_option_labels(question.options, lang), **special_labels}
+        value(key, label, key, spss_type="numeric", spss_format=_int_format(labels or [0]), measure="nominal",
+              value_labels=labels, missing=missing)
+    elif t == "multi":
+        _multi(q, question, it, label, out, common)
+    elif t in ("numeric", "nps"):
+        codes = [question.special_codes[s] for s in question.special if s in question.special_codes]
+        labels = {**_option_labels(question.scale_labels, lang), **special_labels}
+        fmt = _numeric_format([question.min or 0, question.max or 0, *codes], question.decimals)
+        value(key, label, key, spss_type="numeric", spss_format=fmt, measure="scale", value_labels=labels,
+              missing=missing)
+    elif t == "text" or (t == "computed" and question.value_type == "string"):
+        width = question.max_length or 255
+        value(key, label, key, spss_type="string", spss_format=f"A{width}", measure="nominal", width=width,
+              missing=missing)
+    elif t == "date":
+        value(key, label, key, spss_type="date", spss_format=DATE_FORMAT, measure="scale",
+              value_labels=special_labels, missing=missing)
+    elif t == "grid":
+        labels = {**_option_labels(question.options, lang), **special_labels}
+        fmt = _int_format(labels or [0])
+        for row in question.rows:
+            row_key = f"{question.id}_{row.code}{it.suffix}"
+            row_label = f"{label}: {row.text.raw.get(lang, '')}"
+            row_condition = _joined((*it.conditions, _src(row.show_if)) if row.show_if else it.conditions)
+            out.append(model.ExportVariable(
+                name=row_key, label=row_label, kind="value", answer_key=row_key, spss_type="numeric",
+                spss_format=fmt, measure="ordinal", value_labels=labels, missing=missing, question_id=question.id,
+                code=row.code, text=text, show_if=row_condition))
+    elif t == "computed":
+        decimals = question.decimals if question.decimals else 2
+        value(key, label, key, spss_type="numeric", spss_format=f"F12.{decimals}", measure="scale")
+    _others(q, question, it, label, out, common)
+    _order(q, question, it, label, out, common)
+
+
+def _multi(q: model.Questionnaire, question: model.Question, it: _Iteration, label: str,
+           out: list[model.ExportVariable], common: dict) -> None:
+    lang = q.default_language
+    key = f"{question.id}{it.suffix}"
+    mr_set = f"${question.id}{it.suffix}"
+    dichotomy = {0: _word(q, "not_selected"), 1: _word(q, "selected")}
+    for option in question.options:
+        out.append(model.ExportVariable(
+            name=f"{question.id}_{option.code}{it.suffix}", label=f"{label}: {option.text.raw.get(lang, '')}",
+            kind="dichotomy", answer_key=key, spss_type="numeric", spss_format="F1.0", measure="nominal",
+            code=option.code, value_labels=dichotomy, mr_set=mr_set, **common))
+    for special in question.special:
+        code = question.special_codes.get(special)
+        if code is None:
+            continue
+        out.append(model.ExportVariable(
+            name=f"{question.id}_{code}{it.suffix}", label=f"{label}: {_special_label(q, special)}",
+            kind="dichotomy", answer_key=key, spss_type="numeric", spss_format="F1.0", measure="nominal",
+            code=code, value_labels=dichotomy, mr_set=mr_set, special=special, **common))
+
+
+def _others(q: model.Questionnaire, question: model.Question, it: _Iteration, label: str,
+            out: list[model.ExportVariable], common: dict) -> None:
+    if question.type not in ("single", "multi"):
+        return
+    lang = q.default_language
+    for option in question.options:
+        if option.other is None:
+            continue
+        name = f"{option.other.id}{it.suffix}"
+        width = option.other.max_length
+        out.append(model.ExportVariable(
+            name=name, label=f"{label}: {option.text.raw.get(lang, '')}", kind="value", answer_key=name,
+            spss_type="string", spss_format=f"A{width}", measure="nominal", width=width, code=option.code,
+            **common))
+
+
+def _order(q: model.Questionnaire, question: model.Question, it: _Iteration, label: str,
+           out: list[model.ExportVariable], common: dict) -> None:
+    if question.type in ("single", "multi") and question.randomize:
+        items = question.options
+    elif question.type == "grid" and question.randomize_rows:
+        items = question.rows
+    else:
+        return
+    width = max(1, sum(len(str(item.code)) for item in items) + len(items) - 1)
+    key = f"{question.id}{it.suffix}"
+    out.append(model.ExportVariable(
+        name=f"{question.id}_ord{it.suffix}", label=f"{label} ({_word(q, 'order')})", kind="order", answer_key=key,
+        spss_type="string", spss_format=f"A{width}", measure="nominal", width=width, **common))
+
+
+# --------------------------------------------------------------------------- labels and formats
+
+
+def _label(q: model.Questionnaire, question: model.Question, it: _Iteration) -> str:
+    """The variable label, with ``{$label}``/``{$code}`` filled per loop iteration (§3)."""
+    lang = q.default_language
+    raw = (question.label or {}).get(lang)
+    if raw is None:
+        source = question.text.raw.get(lang) if question.text is not None else None
+        raw = _shorten(source) if source else question.id
+        raw = raw.replace("{", "{{").replace("}", "}}") if question.label is None and source else raw
+    if not it.items:
+        return _render(raw, None)
+    code, item_label = it.items[-1]
+    parts, refs, _errors = fills.parse_template(raw)
+    filled = any(ref.fill.kind in ("loop_label", "loop_code") for ref in refs)
+    text = _render(raw, (code, item_label))
+    outer = [lbl for _, lbl in it.items[:-1]] if filled else [lbl for _, lbl in it.items]
+    return f"{text} ({', '.join(outer)})" if outer else text
+
+
+def _render(raw: str, item: tuple[int, str] | None) -> str:
+    parts, _refs, errors = fills.parse_template(raw)
+    if errors:
+        return raw
+    pieces = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(part)
+        elif part.kind == "loop_label" and item is not None:
+            pieces.append(item[1])
+        elif part.kind == "loop_code" and item is not None:
+            pieces.append(str(item[0]))
+        else:
+            pieces.append("{" + (part.name or "") + "}")
+    return "".join(pieces)
+
+
+def _shorten(text: str) -> str:
+    """A fallback label from the question text, cut at a character boundary within the byte limit."""
+    data = text.encode()
+    if len(data) <= MAX_LABEL_BYTES - 32:
+        return text
+    return data[: MAX_LABEL_BYTES - 40].decode("utf-8", "ignore").rstrip() + "…"
+
+
+def _special_label(q: model.Questionnaire, name: str) -> str:
+    text = q.special_labels.get(name)
+    return text.raw.get(q.default_language, name) if text is not None else name
+
+
+def _option_labels(options: tuple[model.Option, ...], lang: str) -> dict[int, str]:
+    return {option.code: option.text.raw.get(lang, "") for option in options}
+
+
+def _int_format(values: Mapping[int, str] | list[int] | tuple[int, ...]) -> str:
+    return _numeric_format(list(values), 0)
+
+
+def _numeric_format(values: list[float], decimals: int) -> str:
+    """``F<w>.<d>`` wide enough for every value (answers and special codes), sign included."""
+    digits = max((len(str(int(abs(v)))) for v in values), default=1)
+    sign = 1 if any(v < 0 for v in values) else 0
+    width = digits + sign + (decimals + 1 if decimals else 0)
+    return f"F{min(width, 40)}.{decimals}"
+
+
+def _src(expr: object) -> str | None:
+    return getattr(expr, "source", None) if expr is not None else None
+
+
+def _joined(conditions: tuple[str | None, ...]) -> str | None:
+    present = [c for c in conditions if c]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return " and ".join(f"({c})" for c in present)
