@@ -231,6 +231,7 @@ class _Compiler:
         self.loop_names: dict[str, str] = {}
         self._current_rblocks: tuple[str, ...] = ()
         self._self_id: str | None = None
+        self.long_labels: set[str] = set()  # questions whose own label was already reported as too long
 
     # ------------------------------------------------------------------ reporting
 
@@ -401,7 +402,7 @@ class _Compiler:
             self.error(src.at(err.offset), f"{what}: {err.message}")
         for ref in refs:
             fill = ref.fill
-            pos = src.at(ref.offset)
+            pos = src.at(ref.offset + 1)
             if fill.kind in ("loop_label", "loop_code"):
                 if not self.loop_stack:
                     self.error(pos, f"{what}: {{${fill.kind[5:]}}} can only be used inside a loop")
@@ -419,7 +420,7 @@ class _Compiler:
             if fill.kind == "expr" and fill.expr is not None:
                 self.check_expr(fill.expr, src, what, allow_self=allow_self, base=ref.offset + 2)
                 continue
-            var = self.resolve(fill.name or "", src, what, allow_self=allow_self, offset=ref.offset)
+            var = self.resolve(fill.name or "", src, what, allow_self=allow_self, offset=ref.offset + 1)
             if var is not None and fill.kind == "label" and not var.labelled and var.kind != "broken":
                 self.error(pos, f"{what}: {{{fill.name}:label}} needs a variable with answer labels "
                                 f"(single, multi, grid row, or computed/sample with options)")
@@ -490,8 +491,6 @@ class _Compiler:
 
     def _unknown_reason(self, name: str) -> str:
         base = name.rsplit("_", 1)[0] if "_" in name else name
-        if name in self.doc.all_ids or name == self._self_id:
-            return f"{name} is not asked before this point (only earlier questions can be used)"
         owner = self.vars.get(base)
         if owner is not None and owner.qtype == "multi":
             return f"{name} is not a variable; use selected({base}, {name.rsplit('_', 1)[1]})"
@@ -499,6 +498,8 @@ class _Compiler:
             return f"{name} is a grid; refer to its rows as {name}_<row code>"
         if name in self.loop_names:
             return f"{name} is inside loop {self.loop_names[name]!r}; outside it refer to {name}_<item code>"
+        if name in self.doc.all_ids or name == self._self_id:
+            return f"{name} is not asked before this point (only earlier questions can be used)"
         lowered = self.lower_vars.get(name.lower())
         hint = f" (did you mean {lowered!r}?)" if lowered else did_you_mean(name, self.vars)
         return f"unknown variable {name!r}{hint}"
@@ -513,7 +514,8 @@ class _Compiler:
 
     def _special_codes(self, top: Fields) -> None:
         for name, labels in BUILTIN_SPECIAL_LABELS.items():
-            self.special_labels[name] = {lang: labels.get(lang, labels["en"]) for lang in self.languages}
+            if all(lang in labels for lang in self.languages):
+                self.special_labels[name] = {lang: labels[lang] for lang in self.languages}
         node = top.get("special_codes")
         if node is None:
             return
@@ -558,7 +560,8 @@ class _Compiler:
                 if name == "COMPLETE" and aapor != "1.1":
                     self.error(entry.at("aapor"), f"dispositions.COMPLETE: aapor must be '1.1', found {aapor!r}")
             if code in codes:
-                self.error(pos, f"dispositions.{name}: code {code} is already used by {codes[code]}")
+                where = entry.at("code") if isinstance(entry, Fields) else pos
+                self.error(where, f"dispositions.{name}: code {code} is already used by {codes[code]}")
                 continue
             codes[code] = name
             self.dispositions[name] = model.Disposition(name, code, aapor)
@@ -1018,7 +1021,7 @@ class _Compiler:
             problem = registry.claim(var.name, owner)
             if problem:
                 self.error(pos, f"export variable {var.name}: {problem}")
-            if len(var.label.encode()) > MAX_LABEL_BYTES:
+            if len(var.label.encode()) > MAX_LABEL_BYTES and var.question_id not in self.long_labels:
                 self.error(pos, f"export variable {var.name}: label is {len(var.label.encode())} bytes; SPSS keeps "
                                 f"only {MAX_LABEL_BYTES}: shorten 'label'")
 
@@ -1102,7 +1105,8 @@ class _QuestionBuilder:
                 continue
             result.append(name)
             if name not in self.c.special_labels:
-                self.c.error(pos, f"{self.what}: special {name} has no label; declare it under special_codes")
+                self.c.error(pos, f"{self.what}: special {name} has no built-in label in "
+                                  f"{', '.join(self.c.languages)}; declare it under special_codes")
         return tuple(result)
 
     def _label(self) -> Mapping[str, str] | None:
@@ -1120,6 +1124,7 @@ class _QuestionBuilder:
         for lang, src in strings.items():
             size = len(src.text.encode())
             if size > MAX_LABEL_BYTES:
+                c.long_labels.add(self.id)
                 c.error(src.pos, f"{self.what} label: {size} bytes ({lang}); SPSS keeps only {MAX_LABEL_BYTES}")
         return {lang: src.text for lang, src in strings.items()}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
-    """One problem; ``line`` and ``col`` are 1-based."""
+    """One problem; ``line`` and ``col`` are 1-based (0 for a problem of the whole file)."""
 
     source: str
     line: int
@@ -19,6 +19,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if self.line <= 0:  # about the whole file (e.g. it cannot be read): no position to give
+            return f"{self.source}: {self.message}"
         return f"{self.source}:{self.line}:{self.col}: {self.message}"
 
 

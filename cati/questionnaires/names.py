@@ -55,7 +55,7 @@ def name_problem(name: str) -> str | None:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A ``" (did you mean 'x'?)"`` hint for a near miss, or an empty string."""
     pool = list(candidates)
-    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in pool}
         close = [lowered[word.lower()]] if word.lower() in lowered else []
