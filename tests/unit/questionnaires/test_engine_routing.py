@@ -1,0 +1,292 @@
+"""Engine: routing (show_if everywhere, goto, blocks, loops, quotas, randomisation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+from cati.questionnaires.compiler import load_questionnaire
+from cati.questionnaires.engine import Ended, Engine, OfflineQuotaGate
+from cati.questionnaires.render import Screen
+
+NOW = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
+YES_NO = "[{code: 1, de: ja}, {code: 2, de: nein}]"
+
+
+def engine_for(flow: str, extra: str = "") -> Engine:
+    text = f"""\
+format: cati/1
+id: t
+version: 1
+title: T
+languages: [de]
+dispositions:
+  COMPLETE: 1
+  SO: {{code: 2, aapor: "4.70"}}
+  QF: {{code: 3, aapor: "4.80"}}
+{textwrap.dedent(extra)}
+flow:
+{textwrap.indent(textwrap.dedent(flow), "  ")}
+"""
+    return Engine(load_questionnaire(text, "t.yaml"))
+
+
+def run(engine: Engine, answers: dict, seed: int = 1, **kw):
+    """Answer screens from ``answers`` until the interview ends; returns (state, path)."""
+    state = engine.start(seed, kw.pop("sample", {}), now=NOW, **kw)
+    while isinstance(screen := engine.screen(state), Screen):
+        if screen.type == "info":
+            engine.forward(state)
+            continue
+        result = engine.answer(state, screen.key, answers[screen.key], confirm_soft=range(9), now=NOW)
+        assert result.accepted, result
+    return state, engine.path(state)
+
+
+# -- show_if ---------------------------------------------------------------------------------
+def test_show_if_on_question_skips_it():
+    engine = engine_for(f"""\
+- {{id: A, type: single, text: a, options: {YES_NO}}}
+- {{id: B, type: text, text: b, show_if: "A == 1"}}
+- {{id: C, type: text, text: c}}
+""")
+    assert run(engine, {"A": 1, "B": "x", "C": "y"})[1] == ["A", "B", "C"]
+    state, path = run(engine, {"A": 2, "C": "y"})
+    assert path == ["A", "C"]
+    assert engine.export_row(state)["B"] is None
+
+
+def test_show_if_on_block_skips_its_body():
+    engine = engine_for(f"""\
+- {{id: A, type: single, text: a, options: {YES_NO}}}
+- block: blk
+  show_if: "A == 1"
+  body:
+    - {{id: B1, type: text, text: b}}
+    - {{id: B2, type: text, text: b}}
+- {{id: C, type: text, text: c}}
+""")
+    assert run(engine, {"A": 1, "B1": "x", "B2": "x", "C": "y"})[1] == ["A", "B1", "B2", "C"]
+    assert run(engine, {"A": 2, "C": "y"})[1] == ["A", "C"]
+
+
+def test_show_if_on_option_hides_it_and_refuses_it():
+    engine = engine_for(f"""\
+- {{id: A, type: single, text: a, options: {YES_NO}}}
+- {{id: B, type: single, text: b, options: [{{code: 1, de: x}}, {{code: 2, de: y, show_if: "A == 1"}}]}}
+""")
+    state = engine.start(1, {})
+    engine.answer(state, "A", 2)
+    screen = engine.screen(state)
+    assert [o.code for o in screen.options] == [1]
+    result = engine.answer(state, "B", 2)
+    assert [m.check for m in result.errors] == ["option"]
+
+
+def test_goto_is_compiled_to_show_if_on_the_skipped_nodes():
+    engine = engine_for(f"""\
+- {{id: A, type: single, text: a, options: {YES_NO}, goto: [{{if: "A == 2", to: C}}]}}
+- {{id: B, type: text, text: b}}
+- {{id: B2, type: text, text: b}}
+- {{id: C, type: text, text: c}}
+""")
+    assert run(engine, {"A": 2, "C": "y"})[1] == ["A", "C"]
+    assert run(engine, {"A": 1, "B": "x", "B2": "x", "C": "y"})[1] == ["A", "B", "B2", "C"]
+
+
+# -- loops -----------------------------------------------------------------------------------
+LOOP_OVER_MULTI = """\
+- {id: K1, type: multi, text: "Marken?", options: [{code: 1, de: VeloFlat}, {code: 2, de: Radpass},
+   {code: 3, de: eRollo}, {code: 96, de: andere}]}
+- loop: L
+  over: K1
+  where: "$code != 96"
+  body:
+    - {id: K2, type: single, label: "K2 {$label}", text: "Wie sympathisch ist {$label} ({$code})?",
+       options: [{code: 1, de: sehr}, {code: 2, de: wenig}]}
+    - {id: K2b, type: text, show_if: "K2 == 2", text: "Warum wenig bei {$label}? Sie sagten {K2:label}."}
+- {id: Z, type: text, text: "Ende, zuletzt {K2_3:label}"}
+"""
+
+
+def test_loop_over_multi_answer_names_iterations_and_fills_label_and_code():
+    engine = engine_for(LOOP_OVER_MULTI)
+    state = engine.start(1, {})
+    engine.answer(state, "K1", [1, 3, 96])
+    screen = engine.screen(state)
+    assert (screen.key, screen.text, screen.loop_code, screen.loop_label) == (
+        "K2_1",
+        "Wie sympathisch ist VeloFlat (1)?",
+        1,
+        "VeloFlat",
+    )
+    engine.answer(state, "K2_1", 1)
+    assert engine.screen(state).key == "K2_3"  # body ids mean the current iteration: K2 is K2_3 here
+    engine.answer(state, "K2_3", 2)
+    screen = engine.screen(state)
+    assert (screen.key, screen.text) == ("K2b_3", "Warum wenig bei eRollo? Sie sagten wenig.")
+    engine.answer(state, "K2b_3", "teuer")
+    assert engine.screen(state).text == "Ende, zuletzt wenig"
+    engine.answer(state, "Z", "z")
+    assert engine.path(state) == ["K1", "K2_1", "K2_3", "K2b_3", "Z"]
+    row = engine.export_row(state)
+    assert (row["K2_1"], row["K2_2"], row["K2_3"], row["K2b_1"], row["K2b_3"]) == (1, None, 2, None, "teuer")
+
+
+def test_loop_over_list_and_count_loops():
+    engine = engine_for(
+        """\
+- loop: L
+  over: farben
+  body:
+    - {id: F, type: text, text: "Farbe {$label}"}
+- {id: N, type: numeric, min: 0, max: 9, text: n}
+- loop: P
+  count: N
+  max: 3
+  body:
+    - {id: Alter, type: numeric, min: 0, max: 99, text: "Person {$code}"}
+""",
+        "lists: {farben: [{code: 1, de: rot}, {code: 2, de: blau}]}",
+    )
+    answers = {"F_1": "a", "F_2": "b", "N": 5, "Alter_1": 1, "Alter_2": 2, "Alter_3": 3}
+    _, path = run(engine, answers)
+    assert path == ["F_1", "F_2", "N", "Alter_1", "Alter_2", "Alter_3"]
+    _, path = run(engine, {**answers, "N": 0})
+    assert path == ["F_1", "F_2", "N"]
+
+
+def test_loop_without_items_is_skipped():
+    engine = engine_for(LOOP_OVER_MULTI)
+    assert run(engine, {"K1": [96], "Z": "z"})[1] == ["K1", "Z"]
+
+
+# -- blocks and option order -----------------------------------------------------------------
+RANDOM = """\
+- {id: S, type: single, randomize: shuffle, text: s, options: [{code: 1, de: a}, {code: 2, de: b},
+   {code: 3, de: c}, {code: 4, de: d}, {code: 5, de: e, show_if: "false"}, {code: 9, de: keine, fixed: true}]}
+- block: blk
+  randomize: rotate
+  body:
+    - {id: B1, type: text, text: b}
+    - {id: B2, type: text, text: b}
+    - {id: B3, type: text, text: b}
+"""
+
+
+def test_option_order_is_stored_reproducible_and_keeps_fixed_anchors():
+    engine = engine_for(RANDOM)
+    orders = set()
+    for seed in range(20):
+        state = engine.start(seed, {})
+        screen = engine.screen(state)
+        stored = state.orders["S"]
+        assert sorted(stored) == [1, 2, 3, 4, 5, 9] and stored[-1] == 9
+        assert [o.code for o in screen.options] == [c for c in stored if c != 5]
+        again = engine.start(seed, {})
+        assert again.orders["S"] == stored
+        orders.add(tuple(stored))
+    assert len(orders) > 5  # different seeds give different orders
+
+
+def test_block_rotation_order_is_stored_and_exported():
+    engine = engine_for(RANDOM)
+    seen = set()
+    for seed in range(12):
+        state, path = run(engine, {"S": 1, "B1": "x", "B2": "x", "B3": "x"}, seed=seed)
+        order = state.orders["blk"]
+        assert path[1:] == order
+        assert order in (["B1", "B2", "B3"], ["B2", "B3", "B1"], ["B3", "B1", "B2"])
+        row = engine.export_row(state)
+        assert row["blk_ord"] == ",".join(order)
+        assert row["S_ord"] == ",".join(map(str, state.orders["S"]))
+        seen.add(tuple(order))
+    assert len(seen) == 3
+
+
+def test_grid_row_order_is_stored():
+    engine = engine_for("""\
+- {id: G, type: grid, randomize_rows: shuffle, text: g, rows: [{code: 1, de: a}, {code: 2, de: b}, {code: 3, de: c}],
+   options: [{code: 1, de: gut}, {code: 2, de: schlecht}]}
+""")
+    state = engine.start(7, {})
+    screen = engine.screen(state)
+    assert [r.code for r in screen.rows] == state.orders["G"]
+    engine.answer(state, "G", {1: 1, 2: 1, 3: 2})
+    assert engine.export_row(state)["G_ord"] == ",".join(map(str, state.orders["G"]))
+
+
+# -- computed random values ------------------------------------------------------------------
+def test_random_pick_is_drawn_once_per_interview_and_follows_the_seed():
+    engine = engine_for("""\
+- {id: A, type: text, text: a}
+- {id: P, type: computed, expr: "random_pick([29, 39, 49, 59])"}
+- {id: B, type: text, text: "Preis {P} €"}
+""")
+    values = set()
+    for seed in range(30):
+        state = engine.start(seed, {})
+        engine.answer(state, "A", "x")
+        first = state.answers["P"]
+        assert engine.screen(state).text == f"Preis {first} €"
+        engine.back(state)
+        engine.answer(state, "A", "changed")  # route recomputed: P stays frozen
+        assert state.answers["P"] == first == state.frozen["P"]
+        assert engine.start(seed, {}).seed == seed
+        values.add(first)
+    assert values == {29, 39, 49, 59}
+
+
+# -- quotas ----------------------------------------------------------------------------------
+QUOTA = """\
+quotas:
+  - id: sex
+    on_full: QF
+    cells: [{id: m, if: "S == 1", target: 10}, {id: w, if: "S == 2", target: 10}, {id: x, if: "S == 3", target: null}]
+"""
+QUOTA_FLOW = """\
+- {id: S, type: single, special: [REF], text: s, options: [{code: 1, de: m}, {code: 2, de: w}, {code: 3, de: d}]}
+- quota: sex
+- {id: B, type: text, text: b}
+"""
+
+
+def test_quota_assigns_the_first_matching_cell():
+    engine = engine_for(QUOTA_FLOW, QUOTA)
+    gate = OfflineQuotaGate()
+    state = engine.start(1, {}, gate=gate)
+    engine.answer(state, "S", 2, gate=gate)
+    assert engine.screen(state).key == "B"
+    assert state.quota == {"sex": 2}
+    assert gate.assignments == [("sex", "w")]
+    engine.answer(state, "B", "x")
+    assert engine.export_row(state)["quota_sex"] == 2
+
+
+def test_quota_full_cell_ends_with_on_full():
+    engine = engine_for(QUOTA_FLOW, QUOTA)
+    gate = OfflineQuotaGate({("sex", "w"), ("sex", "x")})
+    state = engine.start(1, {}, gate=gate)
+    screen = engine.answer(state, "S", 2, gate=gate).screen
+    assert isinstance(screen, Ended)
+    assert (screen.status, screen.disposition, screen.code) == ("ended", "QF", 3)
+    state = engine.start(1, {}, gate=gate)
+    assert engine.answer(state, "S", 3, gate=gate).screen.key == "B"  # no target: never full
+
+
+def test_quota_without_matching_cell_is_not_counted_and_continues():
+    engine = engine_for(QUOTA_FLOW, QUOTA)
+    gate = OfflineQuotaGate()
+    state = engine.start(1, {}, gate=gate)
+    engine.answer(state, "S", "REF", gate=gate)
+    assert engine.screen(state).key == "B"
+    assert state.quota == {"sex": None}
+    assert gate.assignments == [("sex", None)]
+    engine.answer(state, "B", "x")
+    assert engine.export_row(state)["quota_sex"] is None
+
+
+def test_quota_gate_given_to_the_engine_is_the_default():
+    engine = Engine(engine_for(QUOTA_FLOW, QUOTA).questionnaire, gate=OfflineQuotaGate({("sex", "m")}))
+    state = engine.start(1, {})
+    assert isinstance(engine.answer(state, "S", 1).screen, Ended)
