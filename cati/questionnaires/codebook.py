@@ -280,27 +280,33 @@ def _order(q: model.Questionnaire, question: model.Question, it: _Iteration, lab
 
 
 def _label(q: model.Questionnaire, question: model.Question, it: _Iteration) -> str:
-    """The variable label, with ``{$label}``/``{$code}`` filled per loop iteration (§3)."""
+    """The variable label, with ``{$label}``/``{$code}`` filled per loop iteration (§3).
+
+    Without a ``label`` the question text stands in (other fills shown as ``{name}``), shortened
+    to fit SPSS's 256 bytes.
+    """
     lang = q.default_language
     raw = (question.label or {}).get(lang)
+    if raw is not None:
+        parts, _refs, errors = fills.parse_template(raw)
+        if errors:
+            parts = (raw,)
+    elif question.text is not None and question.text.parts.get(lang):
+        parts = question.text.parts[lang]
+    else:
+        parts = (question.id,)
+    item = it.items[-1] if it.items else None
+    text = _render(parts, item)
     if raw is None:
-        source = question.text.raw.get(lang) if question.text is not None else None
-        raw = _shorten(source) if source else question.id
-        raw = raw.replace("{", "{{").replace("}", "}}") if question.label is None and source else raw
+        text = _shorten(text)
     if not it.items:
-        return _render(raw, None)
-    code, item_label = it.items[-1]
-    parts, refs, _errors = fills.parse_template(raw)
-    filled = any(ref.fill.kind in ("loop_label", "loop_code") for ref in refs)
-    text = _render(raw, (code, item_label))
+        return text
+    filled = any(isinstance(p, model.Fill) and p.kind in ("loop_label", "loop_code") for p in parts)
     outer = [lbl for _, lbl in it.items[:-1]] if filled else [lbl for _, lbl in it.items]
     return f"{text} ({', '.join(outer)})" if outer else text
 
 
-def _render(raw: str, item: tuple[int, str] | None) -> str:
-    parts, _refs, errors = fills.parse_template(raw)
-    if errors:
-        return raw
+def _render(parts: model.Template, item: tuple[int, str] | None) -> str:
     pieces = []
     for part in parts:
         if isinstance(part, str):
@@ -309,8 +315,10 @@ def _render(raw: str, item: tuple[int, str] | None) -> str:
             pieces.append(item[1])
         elif part.kind == "loop_code" and item is not None:
             pieces.append(str(item[0]))
+        elif part.kind == "expr" and part.expr is not None:
+            pieces.append("{=" + part.expr.source + "}")
         else:
-            pieces.append("{" + (part.name or "") + "}")
+            pieces.append("{" + (part.name or part.kind) + "}")
     return "".join(pieces)
 
 
