@@ -1,0 +1,51 @@
+"""Every URL of the web UI. Dotted names, ``<area>.<screen>``; the authorization matrix test
+(tests/functional/test_authorization_matrix.py) lists each route and fails for a new one until its
+expected statuses per role are written down there."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.static import QueryStringConstantCacheBuster
+
+from .resources import StudyContext
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def static_token(directory: Path = STATIC_DIR) -> str:
+    """A digest of the static files: it changes whenever one of them does, so browsers may cache
+    them for a long time and still fetch a new stylesheet right after a deploy."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def includeme(config: Any) -> None:
+    # Public, read-only: no permission, and the route matches only GET (and HEAD).
+    config.add_static_view("static", "cati.web:static/", cache_max_age=30 * 86400,
+                           permission=NO_PERMISSION_REQUIRED, request_method="GET")
+    config.add_cache_buster("cati.web:static/", QueryStringConstantCacheBuster(static_token()))
+
+    config.add_route("home", "/")
+    config.add_route("auth.login", "/login")
+    config.add_route("auth.logout", "/logout")
+    config.add_route("locale.set", "/locale")
+
+    config.add_route("admin.users", "/admin/users")
+    config.add_route("admin.user_new", "/admin/users/new")
+
+    # "/studies/new" must come before "/studies/{slug}"; the slug "new" is therefore reserved.
+    config.add_route("study.list", "/studies")
+    config.add_route("study.new", "/studies/new")
+    config.add_route("study.detail", "/studies/{slug}", factory=StudyContext)
+    config.add_route("study.version_new", "/studies/{slug}/versions", factory=StudyContext)
+    config.add_route("study.status", "/studies/{slug}/status", factory=StudyContext)
+    config.add_route("study.settings", "/studies/{slug}/settings", factory=StudyContext)
+    config.add_route("study.member_add", "/studies/{slug}/members", factory=StudyContext)
+    config.add_route("study.member_remove", "/studies/{slug}/members/remove", factory=StudyContext)
