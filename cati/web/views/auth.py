@@ -1,0 +1,109 @@
+"""Logging in and out, and the language switch."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
+from pyramid.view import view_config, view_defaults
+
+from cati.services.users import authenticate
+
+from ..i18n import LOCALE_COOKIE, LOCALES, _, pluralize
+from ..schemas import LoginSchema, validate
+from ..security import Permission, safe_next
+
+
+@view_defaults(route_name="auth.login", renderer="auth/login.jinja2", permission=NO_PERMISSION_REQUIRED)
+class LoginViews:
+    """Public: the login form is how anonymous visitors get in. CSRF-protected like every POST."""
+
+    def __init__(self, context: Any, request: Any) -> None:
+        self.request = request
+        self.next = safe_next(request.params.get("next"))
+
+    def _form(self, status: int = 200, **values: Any) -> dict[str, Any]:
+        self.request.response.status_int = status
+        return {"next": self.next, "username": "", "errors": {}, "message": None, **values}
+
+    @view_config(request_method="GET")
+    def show(self) -> Any:
+        if self.request.identity is not None:
+            return HTTPSeeOther(self.next)
+        return self._form()
+
+    @view_config(request_method="POST")
+    def submit(self) -> Any:
+        request = self.request
+        translate = request.localizer.translate
+        values, errors = validate(LoginSchema(), request.POST, translate)
+        if errors:
+            return self._form(422, username=request.POST.get("username", ""), errors=errors)
+        settings = request.registry.settings
+        # The failed attempt is stored by the service and committed with this request: pyramid_tm
+        # commits 4xx responses (no commit veto is configured, and none must be, or the throttle
+        # would never see a failure).
+        result = authenticate(
+            request.dbsession,
+            values["username"],
+            values["password"],
+            remote_addr=request.client_addr or "",
+            max_failures=int(settings.get("cati.login_max_failures", 5)),
+            lockout_seconds=int(settings.get("cati.login_lockout_seconds", 300)),
+        )
+        if result.throttled:
+            minutes = max(1, math.ceil(result.retry_after / 60))
+            request.response.headers["Retry-After"] = str(result.retry_after)
+            message = pluralize(
+                request,
+                "Too many failed logins. Please try again in ${minutes} minute.",
+                "Too many failed logins. Please try again in ${minutes} minutes.",
+                minutes,
+                {"minutes": minutes},
+            )
+            return self._form(429, username=values["username"], message=message)
+        if result.user is None:
+            # One message for unknown users, wrong passwords and deactivated accounts alike.
+            message = translate(_("Username or password is incorrect."))
+            return self._form(422, username=values["username"], message=message)
+        headers = remember(request, result.user.id)
+        return HTTPSeeOther(self.next, headers=headers)
+
+
+@view_defaults(route_name="auth.logout", permission=Permission.APP_USE)
+class LogoutViews:
+    def __init__(self, context: Any, request: Any) -> None:
+        self.request = request
+
+    @view_config(request_method="GET", renderer="auth/logout.jinja2")
+    def confirm(self) -> dict[str, Any]:
+        # Logging out changes state, so it is a POST; a bookmarked /logout gets a button.
+        return {}
+
+    @view_config(request_method="POST")
+    def logout(self) -> Any:
+        request = self.request
+        headers = forget(request)
+        request.session.flash(request.localizer.translate(_("You have been logged out.")), "success")
+        return HTTPSeeOther(request.route_url("auth.login"), headers=headers)
+
+
+@view_config(route_name="locale.set", request_method="POST", permission=NO_PERMISSION_REQUIRED)
+def set_locale(request: Any) -> Any:
+    """Public (the login page has the switch too); a POST with the CSRF token like every other."""
+    locale = request.POST.get("locale", "")
+    target = safe_next(request.POST.get("next"))
+    if locale not in LOCALES:
+        return HTTPBadRequest()
+    response = HTTPSeeOther(target)
+    response.set_cookie(
+        LOCALE_COOKIE, locale, max_age=365 * 86400, path="/", httponly=True, samesite="Lax",
+        secure=bool(request.registry.settings.get("cati.secure_cookies", False)),
+    )
+    user = request.identity
+    if user is not None:
+        # The saved locale comes first in negotiation, so the switch must update it too.
+        user.locale = locale
+    return response
