@@ -1,0 +1,136 @@
+"""`cati simulate`: output and exit codes exactly as questionnaire-format §10 says."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from cati.cli import main
+
+EXAMPLES = Path("/work/shared/specs/examples")
+if not EXAMPLES.is_dir():  # CI clones main with shared/ beside it
+    EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "specs" / "examples"
+DATA = Path(__file__).resolve().parents[1] / "questionnaires" / "data"
+EBIKE = str(EXAMPLES / "ebike_abo_konzept.yaml")
+HAUSTECH = str(EXAMPLES / "haustech_nachkauf.yaml")
+
+
+def simulate(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["simulate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_scripted_run_prints_the_result_as_json(capsys):
+    code, out, err = simulate(capsys, EBIKE, "--answers", str(DATA / "ebike_complete.yaml"), "--seed", "7")
+    assert code == 0, err
+    result = json.loads(out)
+    assert list(result) == ["status", "disposition", "disposition_code", "path", "data"]
+    assert (result["status"], result["disposition"], result["disposition_code"]) == ("complete", "COMPLETE", 1)
+    assert result["path"][:5] == ["S1", "S2", "S3", "S4", "K1"]
+    assert result["data"]["D2"] == 2 and result["data"]["K2_3"] == 98 and result["data"]["P1"] == 19.99
+    assert err == ""
+
+
+def test_scripted_run_with_sample_language_and_seed(capsys):
+    args = [HAUSTECH, "--answers", str(DATA / "haustech_complete.yaml"), "--sample", str(DATA / "haustech_sample.yaml")]
+    code, out, err = simulate(capsys, *args, "--lang", "en", "--seed", "3")
+    assert code == 0, err
+    data = json.loads(out)["data"]
+    assert (data["lang"], data["kaufdatum"], data["F1_oth"]) == ("en", "2025-02-14", "Rechnung falsch")
+    _, out2, _ = simulate(capsys, *args, "--lang", "en", "--seed", "3")
+    assert json.loads(out2)["data"]["C1_ord"] == data["C1_ord"]
+
+
+def test_full_quota_cell_ends_the_interview(capsys):
+    args = [EBIKE, "--answers", str(DATA / "ebike_complete.yaml"), "--full", "alter_geschlecht.w_18_44"]
+    code, out, _ = simulate(capsys, *args, "--full", "alter_geschlecht.m_18_44")
+    assert code == 0
+    result = json.loads(out)
+    assert (result["status"], result["disposition"], result["disposition_code"]) == ("ended", "QUOTA_FULL", 31)
+
+
+def test_unknown_quota_cell_is_wrong_usage(capsys):
+    code, _, err = simulate(capsys, EBIKE, "--answers", str(DATA / "ebike_complete.yaml"), "--full", "alter.x")
+    assert code == 2
+    assert "alter.x" in err
+
+
+def test_missing_scripted_answer_exits_2_naming_the_question(capsys):
+    code, out, err = simulate(capsys, EBIKE, "--answers", str(DATA / "ebike_missing.yaml"))
+    assert (code, out) == (2, "")
+    assert "no scripted answer for S4" in err
+
+
+def test_hard_check_refusal_exits_3_naming_question_and_check(capsys):
+    code, out, err = simulate(capsys, EBIKE, "--answers", str(DATA / "ebike_refused.yaml"))
+    assert (code, out) == (3, "")
+    assert "D2: hard check 1 failed: 3 Kinder, aber nur 1 weitere Personen im Haushalt." in err
+
+
+def test_implicit_check_refusal_exits_3(capsys):
+    code, _, err = simulate(capsys, HAUSTECH, "--answers", str(DATA / "haustech_refused.yaml"))
+    assert code == 3
+    assert "A1: hard implicit check 'option' failed" in err
+
+
+def test_bad_questionnaire_lists_problems_with_positions_and_exits_1(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: cati/1\nid: t\nversion: 1\ntitle: T\nlanguages: [de]\nflow: []\n", encoding="utf-8")
+    code, out, err = simulate(capsys, str(bad), "--answers", str(DATA / "ebike_missing.yaml"))
+    assert (code, out) == (1, "")
+    assert re.search(rf"^{re.escape(str(bad))}:\d+:\d+: .*dispositions", err, re.MULTILINE)
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["S1: [unclosed\n", "- just\n- a list\n", "\x00\x01binary"],
+)
+def test_unreadable_answers_file_exits_1_without_traceback(capsys, tmp_path, content):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(content, encoding="utf-8")
+    code, out, err = simulate(capsys, EBIKE, "--answers", str(answers))
+    assert (code, out) == (1, "")
+    assert "Traceback" not in err and err.startswith("cati simulate:")
+
+
+def test_missing_files_exit_1(capsys, tmp_path):
+    code, _, err = simulate(capsys, str(tmp_path / "nope.yaml"), "--answers", str(DATA / "ebike_missing.yaml"))
+    assert code == 1 and "nope.yaml" in err
+    code, _, err = simulate(capsys, EBIKE, "--answers", str(tmp_path / "nope.yaml"))
+    assert code == 1 and "nope.yaml" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", EBIKE])  # neither --answers nor --random
+    assert info.value.code == 2
+    code, _, err = simulate(capsys, EBIKE, "--answers", str(DATA / "ebike_missing.yaml"), "--lang", "fr")
+    assert code == 2 and "--lang fr" in err
+
+
+def test_random_runs_report_as_text_and_json(capsys):
+    code, out, _ = simulate(capsys, EBIKE, "--random", "50", "--seed", "4")
+    assert code == 0
+    assert out.startswith("50 random interviews (seed 4)")
+    assert "questions never reached:" in out and "ends never reached:" in out
+    code, out, _ = simulate(capsys, HAUSTECH, "--random", "50", "--seed", "4", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["interviews"] == 50 and report["seed"] == 4
+    assert set(report["never_reached"]) == {"questions", "options", "ends"}
+    assert {"checks_fired", "checks_never_fired", "dispositions"} <= set(report)
+
+
+@pytest.mark.parametrize("path", [EBIKE, HAUSTECH])
+def test_random_200_on_each_example(capsys, path):
+    code, out, _ = simulate(capsys, path, "--random", "200", "--seed", "1", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["interviews"] == 200
+    assert report["stuck"] == {}
+    assert report["never_reached"]["questions"] == []
