@@ -1,0 +1,110 @@
+"""A real browser against a real server: log in through the form and see the start page.
+
+The app runs under waitress in a background thread on a free port, backed by its own SQLite file
+(migrated with alembic, a user committed through the users service), so nothing here shares the
+savepoint fixtures. Debian's Chromium is driven through Playwright; without it the test is skipped
+on a workstation but fails on CI (``CI`` set), where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import transaction
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+USERNAME, PASSWORD, DISPLAY_NAME = "rita", "browser-test-42", "Rita Researcher"
+
+pytestmark = pytest.mark.browser
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run the browser tests")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    from waitress.server import create_server
+
+    from cati import main
+    from cati.db import get_engine, get_session_factory, get_tm_session
+    from cati.migrate import upgrade
+    from cati.services.users import create_user
+
+    settings = {
+        "sqlalchemy.url": f"sqlite:///{tmp_path / 'browser.sqlite'}",
+        "cati.session_secret": secrets.token_hex(32),
+        "pyramid.default_locale_name": "de",
+    }
+    engine = get_engine(dict(settings))
+    upgrade(engine)
+    manager = transaction.TransactionManager(explicit=True)
+    with manager:
+        session = get_tm_session(get_session_factory(engine), manager)
+        create_user(session, USERNAME, role="researcher", password=PASSWORD, display_name=DISPLAY_NAME)
+    app = main({}, **settings, **{"cati.engine": engine})
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        engine.dispose()
+
+
+def test_login_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+
+            def console(message: Any) -> None:
+                if message.type == "error":  # CSP violations and failed loads end up here
+                    problems.append(message.text)
+
+            page.on("console", console)
+            page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+            page.goto(f"{live_server}/studies")
+            assert page.url.startswith(f"{live_server}/login?next=")
+            page.get_by_label("Benutzername").fill(USERNAME)
+            page.get_by_label("Passwort").fill(PASSWORD)
+            page.get_by_role("button", name="Anmelden").click()
+            page.wait_for_url(f"{live_server}/studies")
+            page.get_by_role("link", name="Start").click()
+            page.wait_for_url(f"{live_server}/")
+            heading = page.get_by_role("heading", level=1)
+            assert heading.inner_text() == f"Willkommen, {DISPLAY_NAME}"
+            # The stylesheet loaded despite the strict Content-Security-Policy.
+            header_colour = page.eval_on_selector(".site-header", "e => getComputedStyle(e).backgroundColor")
+            assert header_colour == "rgb(22, 58, 96)"
+            page.screenshot(path=str(tmp_path / "start-page.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "start-page.png").stat().st_size > 1000
+    assert not problems, problems

@@ -1,0 +1,177 @@
+"""Who may do what, for every route the application configures.
+
+The routes come from Pyramid's introspector, not from a list kept by hand: a new route that is
+missing from ``MATRIX`` fails ``test_every_route_is_in_the_matrix`` until its expected status per
+role is written down here, and a route that accepts a method missing from its entry fails too.
+
+POSTs carry a valid CSRF token and an empty (or harmless) form: the matrix is about authorization,
+so an allowed role gets the form's own refusal (422) and a refused one 403, 404 or the redirect to
+the login page (303). For study routes, ``own`` is a study the supervisor and interviewer are
+members of and the client owns, ``other`` belongs to another client and has no members, and
+``missing`` does not exist. Users who have nothing to do with a study get 404 rather than 403, so
+that its existence is not confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pyramid.interfaces import IRoutesMapper
+
+from .conftest import ROLES, csrf_token, login
+
+ALL_ROLES = (*ROLES, "anonymous")
+STAFF = ("admin", "researcher")
+
+
+def expect(default: int, **overrides: int) -> dict[str, int]:
+    """Expected status per role: ``default`` for every role not named."""
+    unknown = set(overrides) - set(ALL_ROLES)
+    assert not unknown, f"unknown roles {unknown}"
+    return {role: overrides.get(role, default) for role in ALL_ROLES}
+
+
+def staff_only(ok: int, *, others: int = 403) -> dict[str, int]:
+    return expect(others, admin=ok, researcher=ok, anonymous=303)
+
+
+def study_manage(ok: int) -> dict[str, dict[str, int]]:
+    """A POST on a study that only admins and researchers may make."""
+    return {
+        "own": expect(403, admin=ok, researcher=ok, anonymous=303),
+        "other": expect(404, admin=ok, researcher=ok, anonymous=303),
+        "missing": expect(404, anonymous=303),
+    }
+
+
+#: route name -> method -> expected status per role; study routes are keyed by target first:
+#: route name -> method -> {"own" | "other" | "missing": {role: status}}
+MATRIX: dict[str, dict[str, Any]] = {
+    "__static/": {"GET": expect(200), "POST": expect(404)},
+    "home": {"GET": expect(200, anonymous=303)},
+    "auth.login": {"GET": expect(303, anonymous=200), "POST": expect(422)},
+    "auth.logout": {"GET": expect(200, anonymous=303), "POST": expect(303)},
+    "locale.set": {"POST": expect(303)},
+    "admin.users": {"GET": staff_only(200)},
+    "admin.user_new": {
+        "GET": expect(403, admin=200, anonymous=303),
+        "POST": expect(403, admin=422, anonymous=303),
+    },
+    "study.list": {"GET": staff_only(200)},
+    "study.new": {"GET": staff_only(200), "POST": staff_only(422)},
+    "study.detail": {
+        "GET": {
+            "own": expect(200, interviewer=403, anonymous=303),
+            "other": expect(404, admin=200, researcher=200, anonymous=303),
+            "missing": expect(404, anonymous=303),
+        },
+    },
+    "study.version_new": {"POST": study_manage(422)},
+    "study.status": {"POST": study_manage(422)},
+    "study.settings": {"POST": study_manage(422)},
+    "study.member_add": {"POST": study_manage(422)},
+    "study.member_remove": {"POST": study_manage(422)},
+}
+
+#: Form data beyond the CSRF token, where an empty form would not show the authorization.
+POST_DATA = {"locale.set": {"locale": "de", "next": "/"}}
+#: Path arguments for routes whose pattern has placeholders other than ``slug``.
+PATH_ARGS = {"__static/": {"subpath": ("cati.css",)}}
+#: Requests after which the session must be logged in again.
+LOGS_OUT = {("auth.logout", "POST")}
+#: Methods a route accepts although no view names them: GET routes also answer HEAD.
+IMPLIED = {"HEAD"}
+
+
+def configured_routes(app: Any) -> dict[str, set[str]]:
+    """route name -> the request methods its views accept (``None`` = any method)."""
+    routes: dict[str, set[str]] = {}
+    for item in app.registry.introspector.get_category("routes"):
+        name = item["introspectable"]["name"]
+        methods: set[str] = set()
+        for related in item["related"]:
+            if related.category_name != "views":
+                continue
+            accepted = related["request_methods"]
+            if accepted is None:
+                methods |= {"GET", "POST"}
+            else:
+                methods |= {accepted} if isinstance(accepted, str) else set(accepted)
+        routes[name] = methods - IMPLIED
+    return routes
+
+
+def test_every_route_is_in_the_matrix(app):
+    routes = configured_routes(app)
+    missing = sorted(set(routes) - set(MATRIX))
+    assert not missing, (
+        f"routes without an entry in MATRIX ({__file__}): {missing}. Add one per route with the expected "
+        f"status for each role ({', '.join(ALL_ROLES)}) and each method the route accepts."
+    )
+    stale = sorted(set(MATRIX) - set(routes))
+    assert not stale, f"MATRIX names routes that no longer exist: {stale}; remove them."
+    for name, methods in routes.items():
+        untested = methods - set(MATRIX[name])
+        assert not untested, f"route {name!r} accepts {sorted(untested)}; add them to its MATRIX entry."
+
+
+def _path(app: Any, name: str, slug: str | None) -> str:
+    route = app.registry.getUtility(IRoutesMapper).get_route(name)
+    args = dict(PATH_ARGS.get(name, {}))
+    if "{slug}" in route.pattern:
+        args["slug"] = slug
+    return route.generate(args)
+
+
+class _Session:
+    """One role's browser: logged in (or not), with the CSRF token of its session."""
+
+    def __init__(self, make_app: Any, role: str, username: str | None) -> None:
+        self.make_app, self.role, self.username = make_app, role, username
+        self.connect()
+
+    def connect(self) -> None:
+        self.app = self.make_app()
+        if self.username:
+            assert login(self.app, self.username).status_int == 303
+        self.token = csrf_token(self.app)
+
+    def request(self, method: str, path: str, data: dict[str, str]) -> int:
+        if method == "GET":
+            return self.app.get(path, status="*").status_int
+        return self.app.post(path, {**data, "csrf_token": self.token}, status="*").status_int
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_authorization_matrix(role, world, browser, app):
+    slugs = {"own": world.own.slug, "other": world.other.slug, "missing": "no-such-study"}
+    session = _Session(browser, role, None if role == "anonymous" else world.users[role].username)
+    mismatches = []
+    checked = 0
+    for name in sorted(MATRIX, key=lambda n: n == "auth.logout"):  # logging out last keeps it cheap
+        for method, expected in MATRIX[name].items():
+            cases = expected.items() if "own" in expected else [(None, expected)]
+            for target, by_role in cases:
+                path = _path(app, name, slugs[target] if target else None)
+                status = session.request(method, path, POST_DATA.get(name, {}))
+                checked += 1
+                if status != by_role[role]:
+                    mismatches.append(f"{method} {path} ({name}{'/' + target if target else ''}): "
+                                      f"expected {by_role[role]}, got {status}")
+                if (name, method) in LOGS_OUT and session.username:
+                    session.connect()
+    assert checked > 20
+    assert not mismatches, f"as {role}:\n" + "\n".join(mismatches)
+
+
+def test_refused_posts_change_nothing(world, as_role, dbsession):
+    """The matrix's refused POSTs reach no service: status and membership stay as seeded."""
+    app = as_role("supervisor")
+    token = csrf_token(app)
+    app.post(f"/studies/{world.own.slug}/status", {"status": "closed", "csrf_token": token}, status=403)
+    app.post(f"/studies/{world.own.slug}/members/remove",
+             {"user_id": str(world.users["interviewer"].id), "csrf_token": token}, status=403)
+    dbsession.expire_all()
+    assert world.own.status == "field"
+    assert {m.user_id for m in world.own.members} == {world.users["supervisor"].id, world.users["interviewer"].id}
