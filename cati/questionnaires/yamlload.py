@@ -125,6 +125,11 @@ def load_yaml(text: str, source: str) -> Node:
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise QuestionnaireError([Problem(source, 1, 1, f"file is larger than {MAX_BYTES:,} bytes")])
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: only possible in text not read from a file
+        pos = _offset_pos(text, exc.start)
+        raise QuestionnaireError([Problem(source, pos.line, pos.col, "invalid character (lone surrogate)")]) from None
+    try:
         return _Builder().build(text)
     except _LoadError as exc:
         raise QuestionnaireError([Problem(source, exc.pos.line, exc.pos.col, exc.message)]) from None
