@@ -104,6 +104,10 @@ def test_login_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
             header_colour = page.eval_on_selector(".site-header", "e => getComputedStyle(e).backgroundColor")
             assert header_colour == "rgb(22, 58, 96)"
             page.screenshot(path=str(tmp_path / "start-page.png"), full_page=True)
+            # Outside the WebTest fixtures requests run in pyramid_tm's real transactions; static
+            # files run in none, so a missing one must not try to render the (user-aware) layout.
+            assert page.request.get(f"{live_server}/static/missing.css").status == 404
+            assert page.request.get(f"{live_server}/no-such-page").status == 404
         finally:
             browser.close()
     assert (tmp_path / "start-page.png").stat().st_size > 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.csrf import BadCSRFToken
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..resources import StudyContext
@@ -16,7 +16,11 @@ STUDY_ACCESS = (Permission.STUDY_VIEW, Permission.STUDY_INTERVIEW, Permission.ST
 
 
 @notfound_view_config(renderer="errors/notfound.jinja2")
-def notfound(request: Any) -> dict[str, Any]:
+def notfound(request: Any) -> Any:
+    if request.path.startswith("/static/"):
+        # No transaction runs for static files (cati.db's tm.activate_hook), so the page layout,
+        # which loads the logged-in user, cannot be rendered; a missing asset needs no layout.
+        return HTTPNotFound()
     request.response.status_int = 404
     return {}
 
