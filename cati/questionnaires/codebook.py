@@ -83,8 +83,9 @@ def build_codebook(q: model.Questionnaire) -> list[model.ExportVariable]:
     for sample_field in q.sample:
         _sample_field(q, sample_field, out)
     _nodes(q, q.flow, _Iteration(), out)
-    return [replace(v, value_labels=dict(sorted(v.value_labels.items()))) if len(v.value_labels) > 1 else v
-            for v in out]
+    return [
+        replace(v, value_labels=dict(sorted(v.value_labels.items()))) if len(v.value_labels) > 1 else v for v in out
+    ]
 
 
 # --------------------------------------------------------------------------- paradata, sample
@@ -92,8 +93,18 @@ def build_codebook(q: model.Questionnaire) -> list[model.ExportVariable]:
 
 def _paradata(q: model.Questionnaire, out: list[model.ExportVariable]) -> None:
     def add(name: str, spss_type: str, fmt: str, measure: str, **kw: object) -> None:
-        out.append(model.ExportVariable(name=name, label=_word(q, name), kind="paradata", answer_key=None,
-                                        spss_type=spss_type, spss_format=fmt, measure=measure, **kw))  # type: ignore[arg-type]
+        out.append(
+            model.ExportVariable(
+                name=name,
+                label=_word(q, name),
+                kind="paradata",
+                answer_key=None,
+                spss_type=spss_type,
+                spss_format=fmt,
+                measure=measure,
+                **kw,
+            )
+        )  # type: ignore[arg-type]
 
     dispositions = {d.code: d.name for d in q.dispositions.values()}
     add("resp_id", "string", "A36", "nominal", width=36)
@@ -112,22 +123,29 @@ def _sample_field(q: model.Questionnaire, f: model.SampleField, out: list[model.
     common = {"name": f.name, "label": f.name, "kind": "value", "answer_key": f.name, "pii": f.pii}
     if f.type == "single":
         labels = {o.code: o.text.raw.get(lang, "") for o in f.options}
-        out.append(model.ExportVariable(**common, spss_type="numeric", spss_format=_int_format(labels or [0]),
-                                        measure="nominal", value_labels=labels))
+        out.append(
+            model.ExportVariable(
+                **common,
+                spss_type="numeric",
+                spss_format=_int_format(labels or [0]),
+                measure="nominal",
+                value_labels=labels,
+            )
+        )
     elif f.type == "numeric":
         out.append(model.ExportVariable(**common, spss_type="numeric", spss_format="F12.2", measure="scale"))
     elif f.type == "date":
         out.append(model.ExportVariable(**common, spss_type="date", spss_format=DATE_FORMAT, measure="scale"))
     else:
-        out.append(model.ExportVariable(**common, spss_type="string", spss_format="A255", measure="nominal",
-                                        width=255))
+        out.append(model.ExportVariable(**common, spss_type="string", spss_format="A255", measure="nominal", width=255))
 
 
 # --------------------------------------------------------------------------- flow
 
 
-def _nodes(q: model.Questionnaire, nodes: tuple[model.Node, ...], it: _Iteration,
-           out: list[model.ExportVariable]) -> None:
+def _nodes(
+    q: model.Questionnaire, nodes: tuple[model.Node, ...], it: _Iteration, out: list[model.ExportVariable]
+) -> None:
     for node in nodes:
         if isinstance(node, model.Question):
             _question(q, node, it.when(_src(node.show_if)), out)
@@ -135,10 +153,20 @@ def _nodes(q: model.Questionnaire, nodes: tuple[model.Node, ...], it: _Iteration
             inner = it.when(_src(node.show_if))
             if node.randomize:
                 width = max(1, sum(len(child.id) for child in node.body) + len(node.body) - 1)
-                out.append(model.ExportVariable(
-                    name=f"{node.id}_ord{inner.suffix}", label=f"{node.id} ({_word(q, 'order')})", kind="order",
-                    answer_key=f"{node.id}{inner.suffix}", spss_type="string", spss_format=f"A{width}",
-                    measure="nominal", question_id=node.id, width=width, show_if=_joined(inner.conditions)))
+                out.append(
+                    model.ExportVariable(
+                        name=f"{node.id}_ord{inner.suffix}",
+                        label=f"{node.id} ({_word(q, 'order')})",
+                        kind="order",
+                        answer_key=f"{node.id}{inner.suffix}",
+                        spss_type="string",
+                        spss_format=f"A{width}",
+                        measure="nominal",
+                        question_id=node.id,
+                        width=width,
+                        show_if=_joined(inner.conditions),
+                    )
+                )
             _nodes(q, node.body, inner, out)
         elif isinstance(node, model.Loop):
             inner = it.when(_src(node.show_if))
@@ -157,20 +185,32 @@ def _item_condition(loop: model.Loop, item: model.Option) -> str | None:
     return None
 
 
-def _quota(q: model.Questionnaire, node: model.QuotaCheckpoint, it: _Iteration,
-           out: list[model.ExportVariable]) -> None:
+def _quota(
+    q: model.Questionnaire, node: model.QuotaCheckpoint, it: _Iteration, out: list[model.ExportVariable]
+) -> None:
     quota = next((x for x in q.quotas if x.id == node.quota), None)
     if quota is None:
         return
     labels = {i: cell.id for i, cell in enumerate(quota.cells, start=1)}
-    out.append(model.ExportVariable(
-        name=f"quota_{quota.id}", label=f"{_word(q, 'quota')} {quota.id}", kind="quota", answer_key=quota.id,
-        spss_type="numeric", spss_format=_int_format(labels or [0]), measure="nominal", value_labels=labels,
-        question_id=f"quota:{quota.id}", show_if=_joined(it.when(_src(node.show_if)).conditions)))
+    out.append(
+        model.ExportVariable(
+            name=f"quota_{quota.id}",
+            label=f"{_word(q, 'quota')} {quota.id}",
+            kind="quota",
+            answer_key=quota.id,
+            spss_type="numeric",
+            spss_format=_int_format(labels or [0]),
+            measure="nominal",
+            value_labels=labels,
+            question_id=f"quota:{quota.id}",
+            show_if=_joined(it.when(_src(node.show_if)).conditions),
+        )
+    )
 
 
-def _question(q: model.Questionnaire, question: model.Question, it: _Iteration,
-              out: list[model.ExportVariable]) -> None:
+def _question(
+    q: model.Questionnaire, question: model.Question, it: _Iteration, out: list[model.ExportVariable]
+) -> None:
     lang = q.default_language
     label = _label(q, question, it)
     key = f"{question.id}{it.suffix}"
@@ -184,28 +224,54 @@ def _question(q: model.Questionnaire, question: model.Question, it: _Iteration,
     t = question.type
 
     def value(name: str, var_label: str, answer_key: str, **kw: object) -> None:
-        out.append(model.ExportVariable(name=name, label=var_label, kind="value", answer_key=answer_key,
-                                        **common, **kw))  # type: ignore[arg-type]
+        out.append(
+            model.ExportVariable(name=name, label=var_label, kind="value", answer_key=answer_key, **common, **kw)
+        )  # type: ignore[arg-type]
 
     if t == "single" or (t == "computed" and question.options):
         labels = {**_option_labels(question.options, lang), **special_labels}
-        value(key, label, key, spss_type="numeric", spss_format=_int_format(labels or [0]), measure="nominal",
-              value_labels=labels, missing=missing)
+        value(
+            key,
+            label,
+            key,
+            spss_type="numeric",
+            spss_format=_int_format(labels or [0]),
+            measure="nominal",
+            value_labels=labels,
+            missing=missing,
+        )
     elif t == "multi":
         _multi(q, question, it, label, out, common)
     elif t in ("numeric", "nps"):
         codes = [question.special_codes[s] for s in question.special if s in question.special_codes]
         labels = {**_option_labels(question.scale_labels, lang), **special_labels}
         fmt = _numeric_format([question.min or 0, question.max or 0, *codes], question.decimals)
-        value(key, label, key, spss_type="numeric", spss_format=fmt, measure="scale", value_labels=labels,
-              missing=missing)
+        value(
+            key, label, key, spss_type="numeric", spss_format=fmt, measure="scale", value_labels=labels, missing=missing
+        )
     elif t == "text" or (t == "computed" and question.value_type == "string"):
         width = question.max_length or 255
-        value(key, label, key, spss_type="string", spss_format=f"A{width}", measure="nominal", width=width,
-              missing=missing)
+        value(
+            key,
+            label,
+            key,
+            spss_type="string",
+            spss_format=f"A{width}",
+            measure="nominal",
+            width=width,
+            missing=missing,
+        )
     elif t == "date":
-        value(key, label, key, spss_type="date", spss_format=DATE_FORMAT, measure="scale",
-              value_labels=special_labels, missing=missing)
+        value(
+            key,
+            label,
+            key,
+            spss_type="date",
+            spss_format=DATE_FORMAT,
+            measure="scale",
+            value_labels=special_labels,
+            missing=missing,
+        )
     elif t == "grid":
         labels = {**_option_labels(question.options, lang), **special_labels}
         fmt = _int_format(labels or [0])
@@ -213,10 +279,23 @@ def _question(q: model.Questionnaire, question: model.Question, it: _Iteration,
             row_key = f"{question.id}_{row.code}{it.suffix}"
             row_label = f"{label}: {row.text.raw.get(lang, '')}"
             row_condition = _joined((*it.conditions, _src(row.show_if)) if row.show_if else it.conditions)
-            out.append(model.ExportVariable(
-                name=row_key, label=row_label, kind="value", answer_key=row_key, spss_type="numeric",
-                spss_format=fmt, measure="ordinal", value_labels=labels, missing=missing, question_id=question.id,
-                code=row.code, text=text, show_if=row_condition))
+            out.append(
+                model.ExportVariable(
+                    name=row_key,
+                    label=row_label,
+                    kind="value",
+                    answer_key=row_key,
+                    spss_type="numeric",
+                    spss_format=fmt,
+                    measure="ordinal",
+                    value_labels=labels,
+                    missing=missing,
+                    question_id=question.id,
+                    code=row.code,
+                    text=text,
+                    show_if=row_condition,
+                )
+            )
     elif t == "computed":
         decimals = question.decimals if question.decimals else 2
         value(key, label, key, spss_type="numeric", spss_format=f"F12.{decimals}", measure="scale")
@@ -224,29 +303,64 @@ def _question(q: model.Questionnaire, question: model.Question, it: _Iteration,
     _order(q, question, it, label, out, common)
 
 
-def _multi(q: model.Questionnaire, question: model.Question, it: _Iteration, label: str,
-           out: list[model.ExportVariable], common: dict) -> None:
+def _multi(
+    q: model.Questionnaire,
+    question: model.Question,
+    it: _Iteration,
+    label: str,
+    out: list[model.ExportVariable],
+    common: dict,
+) -> None:
     lang = q.default_language
     key = f"{question.id}{it.suffix}"
     mr_set = f"${question.id}{it.suffix}"
     dichotomy = {0: _word(q, "not_selected"), 1: _word(q, "selected")}
     for option in question.options:
-        out.append(model.ExportVariable(
-            name=f"{question.id}_{option.code}{it.suffix}", label=f"{label}: {option.text.raw.get(lang, '')}",
-            kind="dichotomy", answer_key=key, spss_type="numeric", spss_format="F1.0", measure="nominal",
-            code=option.code, value_labels=dichotomy, mr_set=mr_set, **common))
+        out.append(
+            model.ExportVariable(
+                name=f"{question.id}_{option.code}{it.suffix}",
+                label=f"{label}: {option.text.raw.get(lang, '')}",
+                kind="dichotomy",
+                answer_key=key,
+                spss_type="numeric",
+                spss_format="F1.0",
+                measure="nominal",
+                code=option.code,
+                value_labels=dichotomy,
+                mr_set=mr_set,
+                **common,
+            )
+        )
     for special in question.special:
         code = question.special_codes.get(special)
         if code is None:
             continue
-        out.append(model.ExportVariable(
-            name=f"{question.id}_{code}{it.suffix}", label=f"{label}: {_special_label(q, special)}",
-            kind="dichotomy", answer_key=key, spss_type="numeric", spss_format="F1.0", measure="nominal",
-            code=code, value_labels=dichotomy, mr_set=mr_set, special=special, **common))
+        out.append(
+            model.ExportVariable(
+                name=f"{question.id}_{code}{it.suffix}",
+                label=f"{label}: {_special_label(q, special)}",
+                kind="dichotomy",
+                answer_key=key,
+                spss_type="numeric",
+                spss_format="F1.0",
+                measure="nominal",
+                code=code,
+                value_labels=dichotomy,
+                mr_set=mr_set,
+                special=special,
+                **common,
+            )
+        )
 
 
-def _others(q: model.Questionnaire, question: model.Question, it: _Iteration, label: str,
-            out: list[model.ExportVariable], common: dict) -> None:
+def _others(
+    q: model.Questionnaire,
+    question: model.Question,
+    it: _Iteration,
+    label: str,
+    out: list[model.ExportVariable],
+    common: dict,
+) -> None:
     if question.type not in ("single", "multi"):
         return
     lang = q.default_language
@@ -255,14 +369,30 @@ def _others(q: model.Questionnaire, question: model.Question, it: _Iteration, la
             continue
         name = f"{option.other.id}{it.suffix}"
         width = option.other.max_length
-        out.append(model.ExportVariable(
-            name=name, label=f"{label}: {option.text.raw.get(lang, '')}", kind="value", answer_key=name,
-            spss_type="string", spss_format=f"A{width}", measure="nominal", width=width, code=option.code,
-            **common))
+        out.append(
+            model.ExportVariable(
+                name=name,
+                label=f"{label}: {option.text.raw.get(lang, '')}",
+                kind="value",
+                answer_key=name,
+                spss_type="string",
+                spss_format=f"A{width}",
+                measure="nominal",
+                width=width,
+                code=option.code,
+                **common,
+            )
+        )
 
 
-def _order(q: model.Questionnaire, question: model.Question, it: _Iteration, label: str,
-           out: list[model.ExportVariable], common: dict) -> None:
+def _order(
+    q: model.Questionnaire,
+    question: model.Question,
+    it: _Iteration,
+    label: str,
+    out: list[model.ExportVariable],
+    common: dict,
+) -> None:
     if question.type in ("single", "multi") and question.randomize:
         items = question.options
     elif question.type == "grid" and question.randomize_rows:
@@ -271,9 +401,19 @@ def _order(q: model.Questionnaire, question: model.Question, it: _Iteration, lab
         return
     width = max(1, sum(len(str(item.code)) for item in items) + len(items) - 1)
     key = f"{question.id}{it.suffix}"
-    out.append(model.ExportVariable(
-        name=f"{question.id}_ord{it.suffix}", label=f"{label} ({_word(q, 'order')})", kind="order", answer_key=key,
-        spss_type="string", spss_format=f"A{width}", measure="nominal", width=width, **common))
+    out.append(
+        model.ExportVariable(
+            name=f"{question.id}_ord{it.suffix}",
+            label=f"{label} ({_word(q, 'order')})",
+            kind="order",
+            answer_key=key,
+            spss_type="string",
+            spss_format=f"A{width}",
+            measure="nominal",
+            width=width,
+            **common,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- labels and formats

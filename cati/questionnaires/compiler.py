@@ -268,7 +268,9 @@ class _Compiler:
             flow = self._body(flow_node, Ctx())
         for quota_id, fields in self.quota_fields.items():
             if quota_id not in self.quota_checkpoints:
-                self.error(fields.at("id"), f"quota {quota_id!r} is never assigned: add '- quota: {quota_id}' to the flow")
+                self.error(
+                    fields.at("id"), f"quota {quota_id!r} is never assigned: add '- quota: {quota_id}' to the flow"
+                )
         if not fmt_ok or "id" not in top or "version" not in top or "title" not in top:
             return None
         title = self.text(top["title"], "title", scope_check=False)
@@ -279,9 +281,7 @@ class _Compiler:
             languages=self.languages,
             dispositions=dict(self.dispositions),
             flow=flow,
-            special_labels={
-                name: _plain_text(labels) for name, labels in self.special_labels.items()
-            },
+            special_labels={name: _plain_text(labels) for name, labels in self.special_labels.items()},
             special_defaults=dict(self.special_codes),
             lists=dict(self.lists),
             sample=sample,
@@ -384,8 +384,9 @@ class _Compiler:
                     f"{what}: value label is {len(src.text.encode())} bytes ({lang}); SPSS keeps only "
                     f"{MAX_VALUE_LABEL_BYTES}",
                 )
-            parts[lang] = self.template(src, what, scope_check=scope_check, allow_self=allow_self,
-                                        only_loop_fills=only_loop_fills)
+            parts[lang] = self.template(
+                src, what, scope_check=scope_check, allow_self=allow_self, only_loop_fills=only_loop_fills
+            )
         return model.Text(raw={lang: src.text for lang, src in strings.items()}, parts=parts)
 
     def template(
@@ -422,8 +423,11 @@ class _Compiler:
                 continue
             var = self.resolve(fill.name or "", src, what, allow_self=allow_self, offset=ref.offset + 1)
             if var is not None and fill.kind == "label" and not var.labelled and var.kind != "broken":
-                self.error(pos, f"{what}: {{{fill.name}:label}} needs a variable with answer labels "
-                                f"(single, multi, grid row, or computed/sample with options)")
+                self.error(
+                    pos,
+                    f"{what}: {{{fill.name}:label}} needs a variable with answer labels "
+                    f"(single, multi, grid row, or computed/sample with options)",
+                )
         return parts
 
     # ------------------------------------------------------------------ expressions
@@ -460,8 +464,10 @@ class _Compiler:
         for name in sorted(getattr(parsed, "label_args", ()) or ()):
             var = self._lookup(name, allow_self)
             if var is not None and not var.labelled and var.kind != "broken":
-                self.error(src.at(_name_offset(src.text, name, base)),
-                           f"{what}: label({name}) needs a variable with answer labels")
+                self.error(
+                    src.at(_name_offset(src.text, name, base)),
+                    f"{what}: label({name}) needs a variable with answer labels",
+                )
                 ok = False
         for quota in sorted(getattr(parsed, "quota_refs", ()) or ()):
             if quota not in self.quota_fields:
@@ -480,8 +486,11 @@ class _Compiler:
         if var is not None:
             shared = [b for b in var.rblocks if b in self._current_rblocks]
             if shared and var.name != allow_self and not name.startswith(f"{allow_self}_"):
-                self.error(pos, f"{what}: {name} is in the randomised block {shared[-1]!r} too, so it may be asked "
-                                f"later; refer only to questions outside the block")
+                self.error(
+                    pos,
+                    f"{what}: {name} is in the randomised block {shared[-1]!r} too, so it may be asked "
+                    f"later; refer only to questions outside the block",
+                )
                 return None
             return var
         if any(name.startswith(prefix) for prefix in self.broken_prefixes):
@@ -529,7 +538,9 @@ class _Compiler:
                 self.special_labels[name] = dict(text.raw)
                 self.special_label_pos[name] = entry.pos
             elif entry.get("text") is None:
-                self.error(entry.pos, f"special_codes.{name}: give its label in every language ({', '.join(self.languages)})")
+                self.error(
+                    entry.pos, f"special_codes.{name}: give its label in every language ({', '.join(self.languages)})"
+                )
         codes: dict[int, str] = {}
         for name, code in self.special_codes.items():
             if code in codes:
@@ -548,14 +559,16 @@ class _Compiler:
             pos = fields.at(name)
             if isinstance(entry, int):
                 if name != "COMPLETE":
-                    self.error(pos, f"dispositions.{name}: write {{code: {entry}, aapor: \"X.Y\"}} (AAPOR class needed)")
+                    self.error(pos, f'dispositions.{name}: write {{code: {entry}, aapor: "X.Y"}} (AAPOR class needed)')
                     continue
                 code, aapor = entry, "1.1"
             else:
                 code, aapor = entry["code"], entry["aapor"]
                 if not AAPOR_RE.match(aapor):
-                    self.error(entry.at("aapor"), f"dispositions.{name}: aapor {aapor!r} is not an AAPOR code like "
-                                                  f"'2.112' or '4.70'")
+                    self.error(
+                        entry.at("aapor"),
+                        f"dispositions.{name}: aapor {aapor!r} is not an AAPOR code like '2.112' or '4.70'",
+                    )
                     continue
                 if name == "COMPLETE" and aapor != "1.1":
                     self.error(entry.at("aapor"), f"dispositions.COMPLETE: aapor must be '1.1', found {aapor!r}")
@@ -598,8 +611,10 @@ class _Compiler:
             if fields["type"] == "single":
                 options = self.choice_options(fields, f"sample field {name}", owner=None)
             elif "options" in fields or "list" in fields:
-                self.error(fields.key_at("options" if "options" in fields else "list"),
-                           f"sample field {name}: options only apply to type single")
+                self.error(
+                    fields.key_at("options" if "options" in fields else "list"),
+                    f"sample field {name}: options only apply to type single",
+                )
             self.positions[name] = fields.at("name")
             self.sample_names.add(name)
             self.define(Var(name, "sample", qtype=fields["type"], labelled=bool(options), options=options))
@@ -627,8 +642,11 @@ class _Compiler:
             if on_full is None and mode != "counter":
                 self.error(fields.pos, f"quota {quota_id}: on_full is required (the disposition when a cell is full)")
             elif on_full is not None and on_full not in self.dispositions:
-                self.error(fields.at("on_full"), f"quota {quota_id}: on_full {on_full!r} is not a disposition"
-                                                 f"{did_you_mean(on_full, self.dispositions)}")
+                self.error(
+                    fields.at("on_full"),
+                    f"quota {quota_id}: on_full {on_full!r} is not a disposition"
+                    f"{did_you_mean(on_full, self.dispositions)}",
+                )
             if "overshoot" in fields and mode != "soft":
                 self.error(fields.key_at("overshoot"), f"quota {quota_id}: overshoot only applies to mode: soft")
             seen: set[str] = set()
@@ -707,8 +725,9 @@ class _Compiler:
         unconditional_end: Pos | None = None
         for item in seq.items:
             if unconditional_end is not None:
-                self.error(item.pos, f"this node is never reached: the end at line {unconditional_end.line} "
-                                     f"has no condition")
+                self.error(
+                    item.pos, f"this node is never reached: the end at line {unconditional_end.line} has no condition"
+                )
                 unconditional_end = None
             node = self._node(item, ctx)
             if node is None:
@@ -720,18 +739,25 @@ class _Compiler:
 
     def _node(self, item: Node, ctx: Ctx) -> model.Node | None:
         if not isinstance(item, YMap):
-            self.error(item.pos, "a flow node must be a mapping (a question with id/type, or info, block, loop, "
-                                 "quota, end)")
+            self.error(
+                item.pos, "a flow node must be a mapping (a question with id/type, or info, block, loop, quota, end)"
+            )
             return None
         kind = node_kind(item)
         if kind is None:
             present = [k for k in ("id", "info", "block", "loop", "quota", "end") if k in item.items]
             if len(present) > 1:
-                self.error(item.pos, f"a flow node has either an id (question) or one of info/block/loop/quota/end; "
-                                     f"found {', '.join(present)}")
+                self.error(
+                    item.pos,
+                    f"a flow node has either an id (question) or one of info/block/loop/quota/end; "
+                    f"found {', '.join(present)}",
+                )
             else:
-                self.error(item.pos, "cannot tell what this flow node is: give a question 'id' and 'type', or one "
-                                     "of info, block, loop, quota, end")
+                self.error(
+                    item.pos,
+                    "cannot tell what this flow node is: give a question 'id' and 'type', or one "
+                    "of info, block, loop, quota, end",
+                )
             return None
         index = self.doc.index.get(id(item), -1)
         self._current_rblocks = ctx.rblocks
@@ -781,8 +807,11 @@ class _Compiler:
         try:
             return expressions.parse(source)
         except expressions.ExpressionError as exc:
-            self.error(fields.pos, f"{what}: cannot combine show_if with the goto conditions that skip it "
-                                   f"({getattr(exc, 'message', exc)})")
+            self.error(
+                fields.pos,
+                f"{what}: cannot combine show_if with the goto conditions that skip it "
+                f"({getattr(exc, 'message', exc)})",
+            )
             return own
 
     def _info(self, fields: Fields, ctx: Ctx, index: int) -> model.Node | None:
@@ -794,8 +823,9 @@ class _Compiler:
         instruction = self.text(fields.get("instruction"), f"info {ident} instruction")
         self._variants(fields, ident)
         self._gotos(fields, index, ident)
-        return model.Info(id=ident, pos=fields.pos, show_if=show_if, text=text or _empty_text(self.languages),
-                          instruction=instruction)
+        return model.Info(
+            id=ident, pos=fields.pos, show_if=show_if, text=text or _empty_text(self.languages), instruction=instruction
+        )
 
     def _block(self, fields: Fields, ctx: Ctx, index: int) -> model.Node | None:
         ident = fields["block"]
@@ -834,14 +864,19 @@ class _Compiler:
             var = self.vars.get(over_name)
             if var is not None and var.kind != "broken":
                 if var.qtype not in ("single", "multi"):
-                    self.error(fields.at("over"), f"{what}: over {over_name} must be a single or multi question "
-                                                  f"(it is {var.qtype})")
+                    self.error(
+                        fields.at("over"),
+                        f"{what}: over {over_name} must be a single or multi question (it is {var.qtype})",
+                    )
                 over, candidates = over_name, var.options
             elif over_name in self.lists:
                 items = candidates = self.lists[over_name]
             elif var is None:
-                self.error(fields.at("over"), f"{what}: over {over_name!r} is neither an earlier single/multi "
-                                              f"question nor a list{did_you_mean(over_name, [*self.vars, *self.lists])}")
+                self.error(
+                    fields.at("over"),
+                    f"{what}: over {over_name!r} is neither an earlier single/multi "
+                    f"question nor a list{did_you_mean(over_name, [*self.vars, *self.lists])}",
+                )
         else:
             count = self.expr(fields["count"], f"{what} count")
             if loop_max is None:
@@ -927,8 +962,14 @@ class _Compiler:
         show_if = self.show_if(fields, index, "end")
         condition = self.expr(fields.get("if"), "end if")
         text = self.text(fields.get("text"), "end text")
-        return model.End(id=f"end:{self.end_count}", pos=fields.pos, show_if=show_if, disposition=name,
-                         condition=condition, text=text)
+        return model.End(
+            id=f"end:{self.end_count}",
+            pos=fields.pos,
+            show_if=show_if,
+            disposition=name,
+            condition=condition,
+            text=text,
+        )
 
     def _variants(self, fields: Fields, ident: str) -> tuple[model.Variant, ...]:
         result = []
@@ -983,8 +1024,11 @@ class _Compiler:
             if qtype_node is None:
                 self.error(item.pos, f"question {ident_text or ''}: missing key 'type' ({', '.join(QUESTION_TYPES)})")
             else:
-                self.error(where, f"type: {qtype!r} is not a question type ({', '.join(QUESTION_TYPES)})"
-                                  f"{did_you_mean(str(qtype), QUESTION_TYPES)}")
+                self.error(
+                    where,
+                    f"type: {qtype!r} is not a question type ({', '.join(QUESTION_TYPES)})"
+                    f"{did_you_mean(str(qtype), QUESTION_TYPES)}",
+                )
             self._broken(ident_text)
             return None
         fields = self.structure(question_schema(qtype), item)
@@ -1022,8 +1066,11 @@ class _Compiler:
             if problem:
                 self.error(pos, f"export variable {var.name}: {problem}")
             if len(var.label.encode()) > MAX_LABEL_BYTES and var.question_id not in self.long_labels:
-                self.error(pos, f"export variable {var.name}: label is {len(var.label.encode())} bytes; SPSS keeps "
-                                f"only {MAX_LABEL_BYTES}: shorten 'label'")
+                self.error(
+                    pos,
+                    f"export variable {var.name}: label is {len(var.label.encode())} bytes; SPSS keeps "
+                    f"only {MAX_LABEL_BYTES}: shorten 'label'",
+                )
 
     def _export_pos(self, var: model.ExportVariable) -> Pos:
         if var.question_id is not None and var.code is not None and var.special is None:
@@ -1064,8 +1111,9 @@ class _QuestionBuilder:
         default = None
         if "default" in f:
             template = c.template(f["default"], f"{what} default")
-            default = model.Text({lang: f["default"].text for lang in c.languages},
-                                 {lang: template for lang in c.languages})
+            default = model.Text(
+                dict.fromkeys(c.languages, f["default"].text), dict.fromkeys(c.languages, template)
+            )
         kwargs = getattr(self, f"_{self.qtype}")()
         if kwargs is None:
             c._broken(self.id)
@@ -1105,8 +1153,11 @@ class _QuestionBuilder:
                 continue
             result.append(name)
             if name not in self.c.special_labels:
-                self.c.error(pos, f"{self.what}: special {name} has no built-in label in "
-                                  f"{', '.join(self.c.languages)}; declare it under special_codes")
+                self.c.error(
+                    pos,
+                    f"{self.what}: special {name} has no built-in label in "
+                    f"{', '.join(self.c.languages)}; declare it under special_codes",
+                )
         return tuple(result)
 
     def _label(self) -> Mapping[str, str] | None:
@@ -1114,7 +1165,7 @@ class _QuestionBuilder:
         if raw is None:
             return None
         c = self.c
-        strings = {lang: raw.plain for lang in c.languages} if raw.plain is not None else dict(raw.langs)
+        strings = dict.fromkeys(c.languages, raw.plain) if raw.plain is not None else dict(raw.langs)
         if raw.plain is None:
             text = c.text(raw, f"{self.what} label", only_loop_fills=True)
             if text is None:
@@ -1141,8 +1192,10 @@ class _QuestionBuilder:
             seen: dict[int, str] = {}
             for name in model.SPECIAL_NAMES:
                 if codes[name] in seen:
-                    c.error(overrides.pos, f"{self.what} special_codes: {name} and {seen[codes[name]]} share code "
-                                           f"{codes[name]}")
+                    c.error(
+                        overrides.pos,
+                        f"{self.what} special_codes: {name} and {seen[codes[name]]} share code {codes[name]}",
+                    )
                 seen[codes[name]] = name
         for name in specials:
             code = codes[name]
@@ -1150,8 +1203,11 @@ class _QuestionBuilder:
                 c.error(f.pos, f"{self.what}: the code {code} of {name} lies inside min..max; set special_codes")
             for option in (*kwargs.get("options", ()),):
                 if option.code == code:
-                    c.error(option.pos, f"{self.what}: option code {code} is also the code of {name}; "
-                                        f"use another code or set special_codes")
+                    c.error(
+                        option.pos,
+                        f"{self.what}: option code {code} is also the code of {name}; "
+                        f"use another code or set special_codes",
+                    )
         return codes
 
     def _checks(self) -> tuple[model.Check, ...]:
@@ -1217,8 +1273,10 @@ class _QuestionBuilder:
         if low is not None and low > 1:
             for option in options:
                 if option.exclusive:
-                    c.error(option.pos, f"{self.what}: exclusive option {option.code} can never be chosen with "
-                                        f"min_choices {low}")
+                    c.error(
+                        option.pos,
+                        f"{self.what}: exclusive option {option.code} can never be chosen with min_choices {low}",
+                    )
         if options and all(option.exclusive for option in options):
             c.error(f.at("options") if "options" in f else f.pos, f"{self.what}: every option is exclusive")
         result.update(min_choices=low, max_choices=high)
@@ -1257,8 +1315,10 @@ class _QuestionBuilder:
                 builtin = BUILTIN_NPS_LABELS[key]
                 missing = [lang for lang in c.languages if lang not in builtin]
                 if missing:
-                    c.error(f.pos, f"{self.what}: give '{key}' (the label of {code}); no built-in text for "
-                                   f"{', '.join(missing)}")
+                    c.error(
+                        f.pos,
+                        f"{self.what}: give '{key}' (the label of {code}); no built-in text for {', '.join(missing)}",
+                    )
                     text = None
                 else:
                     text = _plain_text({lang: builtin[lang] for lang in c.languages})
@@ -1345,7 +1405,9 @@ def _value_type(expr: expressions.Expr) -> str:
     return "string" if str(kind).lower() in ("string", "str", "text") else "numeric"
 
 
-def _static_filter(items: Iterable[model.Option], where: expressions.Expr | None, lang: str) -> tuple[model.Option, ...]:
+def _static_filter(
+    items: Iterable[model.Option], where: expressions.Expr | None, lang: str
+) -> tuple[model.Option, ...]:
     """Loop items that can ever run: ``where`` is applied when it uses only ``$code``/``$label``."""
     items = tuple(items)
     if where is None or where.names:
@@ -1355,7 +1417,7 @@ def _static_filter(items: Iterable[model.Option], where: expressions.Expr | None
         try:
             env = expressions.Env(lambda _name: None, loop_code=item.code, loop_label=item.text.raw.get(lang, ""))
             keep = expressions.truthy(where.evaluate(env))
-        except Exception:  # noqa: BLE001 - a user expression that cannot run statically keeps its item
+        except Exception:
             keep = True
         if keep:
             kept.append(item)

@@ -115,7 +115,9 @@ def _fill(body: str, offset: int, errors: list[FillError]) -> Fill | None:
     if stripped.startswith("$"):
         kind = _LOOP_FILLS.get(stripped)
         if kind is None:
-            errors.append(FillError(offset, f"unknown fill {{{stripped}}} (known: {{$label}}, {{$code}}, {{$interviewer}})"))
+            errors.append(
+                FillError(offset, f"unknown fill {{{stripped}}} (known: {{$label}}, {{$code}}, {{$interviewer}})")
+            )
             return None
         return Fill(kind)  # type: ignore[arg-type]
     name, colon, spec = stripped.partition(":")

@@ -143,7 +143,9 @@ class Word(_ScalarType):
         text = cstruct.text
         if self.choices and text not in self.choices:
             options = ", ".join(self.choices)
-            raise _fail(node, cstruct, f"{node.name}: {text!r} is not one of {options}{did_you_mean(text, self.choices)}")
+            raise _fail(
+                node, cstruct, f"{node.name}: {text!r} is not one of {options}{did_you_mean(text, self.choices)}"
+            )
         if self.pattern is not None and not self.pattern.match(text):
             raise _fail(node, cstruct, f"{node.name}: {text!r} {self.hint or 'has an invalid form'}")
         return text
@@ -654,9 +656,7 @@ DISPOSITION = _record(
 )
 DISPOSITIONS = colander.SchemaNode(
     MapOf(IDENT, IDENT_HINT),
-    colander.SchemaNode(
-        OneOf(colander.SchemaNode(Integer(0, 10**6), name="code"), DISPOSITION), name="disposition"
-    ),
+    colander.SchemaNode(OneOf(colander.SchemaNode(Integer(0, 10**6), name="code"), DISPOSITION), name="disposition"),
     name="dispositions",
 )
 SPECIAL_CODES = colander.SchemaNode(
@@ -695,8 +695,12 @@ TOP = _record(
     _req(Word(), "id"),
     _req(Integer(0, 10**9), "version"),
     _req(TextType(), "title"),
-    _list(colander.SchemaNode(Word(LANG_RE, hint="is not a language code like 'de' or 'en'"), name="languages"),
-          "languages", optional=False, allow_empty=False),
+    _list(
+        colander.SchemaNode(Word(LANG_RE, hint="is not a language code like 'de' or 'en'"), name="languages"),
+        "languages",
+        optional=False,
+        allow_empty=False,
+    ),
     _key(Raw(YMap), "special_codes"),
     _key(Raw(YMap), "dispositions", optional=False),
     _key(Raw(YMap), "lists"),

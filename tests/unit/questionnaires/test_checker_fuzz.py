@@ -34,8 +34,38 @@ def assert_sound(text: str) -> None:
         build_codebook(load_questionnaire(text, "f.yaml"))
 
 
-JUNK = st.sampled_from(["{", "}", ":", "- ", "&a ", "*a", "!", "!!python/object ", "\t", "'", '"', "\\", "#",
-                        "ä", "\u2028", "\x00", "\ufeff", "[", "]", "?", "|", ">", "%", "@", "`", "{{", "$", "="])
+JUNK = st.sampled_from(
+    [
+        "{",
+        "}",
+        ":",
+        "- ",
+        "&a ",
+        "*a",
+        "!",
+        "!!python/object ",
+        "\t",
+        "'",
+        '"',
+        "\\",
+        "#",
+        "ä",
+        "\u2028",
+        "\x00",
+        "\ufeff",
+        "[",
+        "]",
+        "?",
+        "|",
+        ">",
+        "%",
+        "@",
+        "`",
+        "{{",
+        "$",
+        "=",
+    ]
+)
 
 
 @FUZZ
@@ -71,13 +101,37 @@ SCALARS = st.one_of(
     st.integers(min_value=10**20, max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
-    st.sampled_from(["", "yes", "DK", "COMPLETE", "S1", "{S1}", "{=S1 +}", "K1 ==", "$code", "cati/2", "list",
-                     "single", "multi", "grid", "computed", "nps", "date", "2025-02-30", "random_pick([1])",
-                     "x" * 300, "abs(" * 60 + "1" + ")" * 60]),
+    st.sampled_from(
+        [
+            "",
+            "yes",
+            "DK",
+            "COMPLETE",
+            "S1",
+            "{S1}",
+            "{=S1 +}",
+            "K1 ==",
+            "$code",
+            "cati/2",
+            "list",
+            "single",
+            "multi",
+            "grid",
+            "computed",
+            "nps",
+            "date",
+            "2025-02-30",
+            "random_pick([1])",
+            "x" * 300,
+            "abs(" * 60 + "1" + ")" * 60,
+        ]
+    ),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                      st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                      max_leaves=8)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def _paths(node, path=()):

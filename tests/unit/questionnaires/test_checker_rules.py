@@ -58,13 +58,14 @@ CASES = [
     (
         "flow node of unknown kind",
         doc("- »{text: A}\n"),
-        "cannot tell what this flow node is: give a question 'id' and 'type', or one of info, block, loop, "
-        "quota, end",
+        "cannot tell what this flow node is: give a question 'id' and 'type', or one of info, block, loop, quota, end",
     ),
     (
         "bad severity",
-        doc("- {id: Q1, type: numeric, text: A, min: 0, max: 9, checks: [{assert: 'Q1 > 1', severity: »hrad, "
-            "message: m}]}\n"),
+        doc(
+            "- {id: Q1, type: numeric, text: A, min: 0, max: 9, checks: [{assert: 'Q1 > 1', severity: »hrad, "
+            "message: m}]}\n"
+        ),
         "severity: 'hrad' is not one of hard, soft (did you mean 'hard'?)",
     ),
     # ---- YAML
@@ -125,142 +126,300 @@ CASES = [
         "info i text: language 'fr' is not in languages",
     ),
     # ---- fills
-    ("fill of a later question", doc("- {info: i, text: 'Hi {»Q1}'}\n- {id: Q1, type: text, text: A}\n"),
-     "info i text: Q1 is not asked before this point (only earlier questions can be used)"),
-    ("unknown fill variable", doc("- {id: Q1, type: text, text: A}\n- {info: i, text: 'Hi {»Q2x}'}\n"),
-     "info i text: unknown variable 'Q2x'"),
-    ("label fill needs labels", doc("- {id: Q1, type: text, text: A}\n- {info: i, text: '{»Q1:label}'}\n"),
-     "info i text: {Q1:label} needs a variable with answer labels (single, multi, grid row, or computed/sample "
-     "with options)"),
-    ("loop fill outside a loop", doc("- {info: i, text: 'Hi {»$label}'}\n"),
-     "info i text: {$label} can only be used inside a loop"),
-    ("unknown $ fill", doc("- {info: i, text: 'Hi {»$name}'}\n"),
-     "info i text: unknown fill {$name} (known: {$label}, {$code}, {$interviewer})"),
-    ("single closing brace", doc("- {info: i, text: 'a »} b'}\n"),
-     "info i text: a single '}' in a text: write '}}' for a literal brace"),
-    ("unclosed brace", doc("- {info: i, text: 'a »{b'}\n"),
-     "info i text: '{' without a closing '}' (write '{{' for a literal brace)"),
-    ("unknown fill format", doc("- {id: Q1, type: single, text: A, " + SINGLE + "}\n- {info: i, text: '{»Q1:code}'}\n"),
-     "info i text: unknown fill format ':code' in {Q1:code} (only ':label' exists)"),
-    ("label with a variable fill", doc("- {id: Q0, type: text, text: A}\n"
-                                       "- {id: Q1, type: text, text: A, label: 'L {»Q0}'}\n"),
-     "Q1 label: only {$label} and {$code} may be filled in here"),
+    (
+        "fill of a later question",
+        doc("- {info: i, text: 'Hi {»Q1}'}\n- {id: Q1, type: text, text: A}\n"),
+        "info i text: Q1 is not asked before this point (only earlier questions can be used)",
+    ),
+    (
+        "unknown fill variable",
+        doc("- {id: Q1, type: text, text: A}\n- {info: i, text: 'Hi {»Q2x}'}\n"),
+        "info i text: unknown variable 'Q2x'",
+    ),
+    (
+        "label fill needs labels",
+        doc("- {id: Q1, type: text, text: A}\n- {info: i, text: '{»Q1:label}'}\n"),
+        "info i text: {Q1:label} needs a variable with answer labels (single, multi, grid row, or computed/sample "
+        "with options)",
+    ),
+    (
+        "loop fill outside a loop",
+        doc("- {info: i, text: 'Hi {»$label}'}\n"),
+        "info i text: {$label} can only be used inside a loop",
+    ),
+    (
+        "unknown $ fill",
+        doc("- {info: i, text: 'Hi {»$name}'}\n"),
+        "info i text: unknown fill {$name} (known: {$label}, {$code}, {$interviewer})",
+    ),
+    (
+        "single closing brace",
+        doc("- {info: i, text: 'a »} b'}\n"),
+        "info i text: a single '}' in a text: write '}}' for a literal brace",
+    ),
+    (
+        "unclosed brace",
+        doc("- {info: i, text: 'a »{b'}\n"),
+        "info i text: '{' without a closing '}' (write '{{' for a literal brace)",
+    ),
+    (
+        "unknown fill format",
+        doc("- {id: Q1, type: single, text: A, " + SINGLE + "}\n- {info: i, text: '{»Q1:code}'}\n"),
+        "info i text: unknown fill format ':code' in {Q1:code} (only ':label' exists)",
+    ),
+    (
+        "label with a variable fill",
+        doc("- {id: Q0, type: text, text: A}\n- {id: Q1, type: text, text: A, label: 'L {»Q0}'}\n"),
+        "Q1 label: only {$label} and {$code} may be filled in here",
+    ),
     # ---- references and routing
-    ("forward reference in show_if", doc("- {id: Q1, type: text, text: A, show_if: '»Q2 == 1'}\n"
-                                         "- {id: Q2, type: text, text: B}\n"),
-     "Q1 show_if: Q2 is not asked before this point (only earlier questions can be used)"),
-    ("self reference in show_if", doc("- {id: Q1, type: text, text: A, show_if: 'answered(»Q1)'}\n"),
-     "Q1 show_if: Q1 is not asked before this point (only earlier questions can be used)"),
-    ("unknown variable with hint", doc("- {id: Age, type: numeric, text: A, min: 0, max: 9}\n"
-                                       "- {info: i, text: x, show_if: '»age > 1'}\n"),
-     "info i show_if: unknown variable 'age' (did you mean 'Age'?)"),
-    ("multi dichotomy is not a variable", doc("- {id: M, type: multi, text: A, " + SINGLE + "}\n"
-                                              "- {info: i, text: x, show_if: '»M_1 == 1'}\n"),
-     "info i show_if: M_1 is not a variable; use selected(M, 1)"),
-    ("grid id is not a variable", doc("- {id: G, type: grid, text: A, rows: [{code: 1, text: r}], " + SINGLE + "}\n"
-                                      "- {info: i, text: x, show_if: '»G == 1'}\n"),
-     "info i show_if: G is a grid; refer to its rows as G_<row code>"),
-    ("goto backwards", doc("- {id: Q1, type: text, text: A}\n- {id: Q2, type: text, text: B, "
-                           "goto: [{if: 'answered(Q2)', to: »Q1}]}\n"),
-     "Q2 goto: 'Q1' comes before Q2; goto may only jump forward"),
-    ("goto to an unknown node", doc("- {id: Q1, type: text, text: A, goto: [{if: 'answered(Q1)', to: »Q9}]}\n"),
-     "Q1 goto: unknown target 'Q9'"),
-    ("end with unknown disposition", doc("- {end: »SO_X, if: 'true'}\n"),
-     "end: 'SO_X' is not a disposition (did you mean 'SO'?)"),
-    ("node after an unconditional end", doc("- {end: COMPLETE}\n- »{info: i, text: x}\n"),
-     "this node is never reached: the end at line 10 has no condition"),
-    ("randomised block sibling", doc("- block: b\n  randomize: shuffle\n  body:\n"
-                                     "  - {id: Q1, type: text, text: A}\n"
-                                     "  - {id: Q2, type: text, text: B, show_if: 'answered(»Q1)'}\n"),
-     "Q2 show_if: Q1 is in the randomised block 'b' too, so it may be asked later; refer only to questions "
-     "outside the block"),
-    ("loop over a numeric", doc("- {id: N, type: numeric, text: A, min: 0, max: 9}\n"
-                                "- {loop: L, over: »N, body: [{id: X, type: text, text: B}]}\n"),
-     "loop L: over N must be a single or multi question (it is numeric)"),
-    ("count loop without max", doc("- {id: N, type: numeric, text: A, min: 0, max: 9}\n"
-                                   "- »{loop: L, count: N, body: [{id: X, type: text, text: B}]}\n"),
-     "loop L: a count loop needs 'max' (the most iterations, for export names)"),
-    ("loop body name outside the loop", doc("- {id: M, type: multi, text: A, " + SINGLE + "}\n"
-                                            "- {loop: L, over: M, body: [{id: X, type: text, text: B}]}\n"
-                                            "- {info: i, text: x, show_if: 'answered(»X)'}\n"),
-     "info i show_if: X is inside loop 'L'; outside it refer to X_<item code>"),
+    (
+        "forward reference in show_if",
+        doc("- {id: Q1, type: text, text: A, show_if: '»Q2 == 1'}\n- {id: Q2, type: text, text: B}\n"),
+        "Q1 show_if: Q2 is not asked before this point (only earlier questions can be used)",
+    ),
+    (
+        "self reference in show_if",
+        doc("- {id: Q1, type: text, text: A, show_if: 'answered(»Q1)'}\n"),
+        "Q1 show_if: Q1 is not asked before this point (only earlier questions can be used)",
+    ),
+    (
+        "unknown variable with hint",
+        doc("- {id: Age, type: numeric, text: A, min: 0, max: 9}\n- {info: i, text: x, show_if: '»age > 1'}\n"),
+        "info i show_if: unknown variable 'age' (did you mean 'Age'?)",
+    ),
+    (
+        "multi dichotomy is not a variable",
+        doc("- {id: M, type: multi, text: A, " + SINGLE + "}\n- {info: i, text: x, show_if: '»M_1 == 1'}\n"),
+        "info i show_if: M_1 is not a variable; use selected(M, 1)",
+    ),
+    (
+        "grid id is not a variable",
+        doc(
+            "- {id: G, type: grid, text: A, rows: [{code: 1, text: r}], " + SINGLE + "}\n"
+            "- {info: i, text: x, show_if: '»G == 1'}\n"
+        ),
+        "info i show_if: G is a grid; refer to its rows as G_<row code>",
+    ),
+    (
+        "goto backwards",
+        doc(
+            "- {id: Q1, type: text, text: A}\n- {id: Q2, type: text, text: B, goto: [{if: 'answered(Q2)', to: »Q1}]}\n"
+        ),
+        "Q2 goto: 'Q1' comes before Q2; goto may only jump forward",
+    ),
+    (
+        "goto to an unknown node",
+        doc("- {id: Q1, type: text, text: A, goto: [{if: 'answered(Q1)', to: »Q9}]}\n"),
+        "Q1 goto: unknown target 'Q9'",
+    ),
+    (
+        "end with unknown disposition",
+        doc("- {end: »SO_X, if: 'true'}\n"),
+        "end: 'SO_X' is not a disposition (did you mean 'SO'?)",
+    ),
+    (
+        "node after an unconditional end",
+        doc("- {end: COMPLETE}\n- »{info: i, text: x}\n"),
+        "this node is never reached: the end at line 10 has no condition",
+    ),
+    (
+        "randomised block sibling",
+        doc(
+            "- block: b\n  randomize: shuffle\n  body:\n"
+            "  - {id: Q1, type: text, text: A}\n"
+            "  - {id: Q2, type: text, text: B, show_if: 'answered(»Q1)'}\n"
+        ),
+        "Q2 show_if: Q1 is in the randomised block 'b' too, so it may be asked later; refer only to questions "
+        "outside the block",
+    ),
+    (
+        "loop over a numeric",
+        doc(
+            "- {id: N, type: numeric, text: A, min: 0, max: 9}\n"
+            "- {loop: L, over: »N, body: [{id: X, type: text, text: B}]}\n"
+        ),
+        "loop L: over N must be a single or multi question (it is numeric)",
+    ),
+    (
+        "count loop without max",
+        doc(
+            "- {id: N, type: numeric, text: A, min: 0, max: 9}\n"
+            "- »{loop: L, count: N, body: [{id: X, type: text, text: B}]}\n"
+        ),
+        "loop L: a count loop needs 'max' (the most iterations, for export names)",
+    ),
+    (
+        "loop body name outside the loop",
+        doc(
+            "- {id: M, type: multi, text: A, " + SINGLE + "}\n"
+            "- {loop: L, over: M, body: [{id: X, type: text, text: B}]}\n"
+            "- {info: i, text: x, show_if: 'answered(»X)'}\n"
+        ),
+        "info i show_if: X is inside loop 'L'; outside it refer to X_<item code>",
+    ),
     # ---- question rules
-    ("numeric min above max", doc("- {id: Q1, type: numeric, text: A, min: »10, max: 1}\n"),
-     "Q1: min 10 is larger than max 1"),
+    (
+        "numeric min above max",
+        doc("- {id: Q1, type: numeric, text: A, min: »10, max: 1}\n"),
+        "Q1: min 10 is larger than max 1",
+    ),
     ("numeric needs max", doc("- »{id: Q1, type: numeric, text: A, min: 1}\n"), "Q1: numeric questions need 'max'"),
-    ("decimals in an integer range", doc("- {id: Q1, type: numeric, text: A, min: 0, max: »9.5}\n"),
-     "Q1: max 9.5 has decimals but 'decimals' is 0"),
-    ("option codes unique", doc("- {id: Q1, type: single, text: A, options: [{code: 1, text: a}, {code: »1, text: b}]}\n"),
-     "Q1: option code 1 is used twice"),
-    ("special code collides with an option", doc("- {id: Q1, type: single, text: A, special: [DK], "
-                                                 "options: [{code: 1, text: a}, »{code: 98, text: b}]}\n"),
-     "Q1: option code 98 is also the code of DK; use another code or set special_codes"),
+    (
+        "decimals in an integer range",
+        doc("- {id: Q1, type: numeric, text: A, min: 0, max: »9.5}\n"),
+        "Q1: max 9.5 has decimals but 'decimals' is 0",
+    ),
+    (
+        "option codes unique",
+        doc("- {id: Q1, type: single, text: A, options: [{code: 1, text: a}, {code: »1, text: b}]}\n"),
+        "Q1: option code 1 is used twice",
+    ),
+    (
+        "special code collides with an option",
+        doc("- {id: Q1, type: single, text: A, special: [DK], options: [{code: 1, text: a}, »{code: 98, text: b}]}\n"),
+        "Q1: option code 98 is also the code of DK; use another code or set special_codes",
+    ),
     ("unknown list", doc("- {id: Q1, type: single, text: A, list: »yesno}\n"), "Q1: unknown list 'yesno'"),
-    ("options and list", doc("- {id: Q1, type: single, text: A, »list: yn, " + SINGLE + "}\n",
-                             "lists:\n  yn: [{code: 1, text: y}]\n"),
-     "Q1: give either options or list, not both"),
-    ("exclusive on a single", doc("- {id: Q1, type: single, text: A, options: [»{code: 1, text: a, exclusive: true}]}\n"),
-     "Q1: 'exclusive' only applies to multi questions"),
-    ("min_choices above max_choices", doc("- {id: Q1, type: multi, text: A, min_choices: »2, max_choices: 1, "
-                                          + SINGLE + "}\n"),
-     "Q1: min_choices 2 is larger than max_choices 1"),
-    ("max_choices above the options", doc("- {id: Q1, type: multi, text: A, max_choices: »3, " + SINGLE + "}\n"),
-     "Q1: max_choices 3 is more than the 2 options"),
-    ("special listed twice", doc("- {id: Q1, type: text, text: A, special: [DK, »DK]}\n"),
-     "Q1: special DK is listed twice"),
+    (
+        "options and list",
+        doc("- {id: Q1, type: single, text: A, »list: yn, " + SINGLE + "}\n", "lists:\n  yn: [{code: 1, text: y}]\n"),
+        "Q1: give either options or list, not both",
+    ),
+    (
+        "exclusive on a single",
+        doc("- {id: Q1, type: single, text: A, options: [»{code: 1, text: a, exclusive: true}]}\n"),
+        "Q1: 'exclusive' only applies to multi questions",
+    ),
+    (
+        "min_choices above max_choices",
+        doc("- {id: Q1, type: multi, text: A, min_choices: »2, max_choices: 1, " + SINGLE + "}\n"),
+        "Q1: min_choices 2 is larger than max_choices 1",
+    ),
+    (
+        "max_choices above the options",
+        doc("- {id: Q1, type: multi, text: A, max_choices: »3, " + SINGLE + "}\n"),
+        "Q1: max_choices 3 is more than the 2 options",
+    ),
+    (
+        "special listed twice",
+        doc("- {id: Q1, type: text, text: A, special: [DK, »DK]}\n"),
+        "Q1: special DK is listed twice",
+    ),
     ("random only in computed", doc("- {id: Q1, type: text, text: A, show_if: 'random_int(1, 2) == 1'}\n"), None),
-    ("date min after max", doc("- {id: Q1, type: date, text: A, min: »2025-02-01, max: 2025-01-01}\n"),
-     "Q1: min 2025-02-01 is after max 2025-01-01"),
-    ("invalid date", doc("- {id: Q1, type: date, text: A, min: »2025-02-30}\n"), "Q1: min '2025-02-30' is not a valid date"),
+    (
+        "date min after max",
+        doc("- {id: Q1, type: date, text: A, min: »2025-02-01, max: 2025-01-01}\n"),
+        "Q1: min 2025-02-01 is after max 2025-01-01",
+    ),
+    (
+        "invalid date",
+        doc("- {id: Q1, type: date, text: A, min: »2025-02-30}\n"),
+        "Q1: min '2025-02-30' is not a valid date",
+    ),
     # ---- names (checked on generated export names)
     ("name ending in underscore", doc("- {id: »Q1_, type: text, text: A}\n"), "name 'Q1_' must not end with '_'"),
     ("SPSS reserved word", doc("- {id: »all, type: text, text: A}\n"), "name 'all' is an SPSS reserved word"),
     ("sys_ prefix", doc("- {id: »sys_x, type: text, text: A}\n"), "name 'sys_x': the prefix 'sys_' is reserved"),
-    ("names unique ignoring case", doc("- {id: q1, type: text, text: A}\n- {id: »Q1, type: text, text: B}\n"),
-     "id 'Q1' is already used at line 10 (ids are compared ignoring case)"),
-    ("paradata name", doc("- {id: »lang, type: text, text: A}\n"),
-     "id 'lang' is reserved for paradata (resp_id, disposition, q_version, lang, interviewer_id, start_ts, end_ts, "
-     "duration_s, n_soft_overrides)"),
-    ("name longer than 64 bytes", doc(f"- {{id: »Q{'x' * 64}, type: text, text: A}}\n"),
-     f"name 'Q{'x' * 64}' is longer than 64 bytes"),
-    ("generated name clash", doc("- {id: M, type: multi, text: A, options: [{code: 1, text: a}, {code: 2, text: b}]}\n"
-                                 "- {id: »M_1, type: text, text: B}\n"),
-     "export variable M_1: variable name 'M_1' is already used by M (names are compared ignoring case)"),
-    ("generated name too long", doc(f"- {{id: {'G' * 63}, type: grid, text: A, rows: [{{code: »10, text: r}}], "
-                                    + SINGLE + "}\n"),
-     f"export variable {'G' * 63}_10: name '{'G' * 63}_10' is longer than 64 bytes"),
+    (
+        "names unique ignoring case",
+        doc("- {id: q1, type: text, text: A}\n- {id: »Q1, type: text, text: B}\n"),
+        "id 'Q1' is already used at line 10 (ids are compared ignoring case)",
+    ),
+    (
+        "paradata name",
+        doc("- {id: »lang, type: text, text: A}\n"),
+        "id 'lang' is reserved for paradata (resp_id, disposition, q_version, lang, interviewer_id, start_ts, end_ts, "
+        "duration_s, n_soft_overrides)",
+    ),
+    (
+        "name longer than 64 bytes",
+        doc(f"- {{id: »Q{'x' * 64}, type: text, text: A}}\n"),
+        f"name 'Q{'x' * 64}' is longer than 64 bytes",
+    ),
+    (
+        "generated name clash",
+        doc(
+            "- {id: M, type: multi, text: A, options: [{code: 1, text: a}, {code: 2, text: b}]}\n"
+            "- {id: »M_1, type: text, text: B}\n"
+        ),
+        "export variable M_1: variable name 'M_1' is already used by M (names are compared ignoring case)",
+    ),
+    (
+        "generated name too long",
+        doc(f"- {{id: {'G' * 63}, type: grid, text: A, rows: [{{code: »10, text: r}}], " + SINGLE + "}\n"),
+        f"export variable {'G' * 63}_10: name '{'G' * 63}_10' is longer than 64 bytes",
+    ),
     # ---- labels
-    ("label longer than 256 bytes", doc(f"- {{id: Q1, type: text, text: A, label: »{'ä' * 129}}}\n"),
-     "Q1 label: 258 bytes (en); SPSS keeps only 256"),
-    ("value label longer than 120 bytes", doc(f"- {{id: Q1, type: single, text: A, options: [{{code: 1, text: »{'ü' * 61}}}]}}\n"),
-     "Q1 option 1: value label is 122 bytes (en); SPSS keeps only 120"),
-    ("generated label longer than 256 bytes", doc(f"- {{id: Q1, type: multi, text: A, label: {'x' * 250}, "
-                                                  f"options: [{{code: »1, text: abcdefgh}}]}}\n"),
-     "export variable Q1_1: label is 260 bytes; SPSS keeps only 256: shorten 'label'"),
+    (
+        "label longer than 256 bytes",
+        doc(f"- {{id: Q1, type: text, text: A, label: »{'ä' * 129}}}\n"),
+        "Q1 label: 258 bytes (en); SPSS keeps only 256",
+    ),
+    (
+        "value label longer than 120 bytes",
+        doc(f"- {{id: Q1, type: single, text: A, options: [{{code: 1, text: »{'ü' * 61}}}]}}\n"),
+        "Q1 option 1: value label is 122 bytes (en); SPSS keeps only 120",
+    ),
+    (
+        "generated label longer than 256 bytes",
+        doc(f"- {{id: Q1, type: multi, text: A, label: {'x' * 250}, options: [{{code: »1, text: abcdefgh}}]}}\n"),
+        "export variable Q1_1: label is 260 bytes; SPSS keeps only 256: shorten 'label'",
+    ),
     # ---- quotas
     ("quota node of an unknown quota", doc("- {quota: »qq}\n"), "unknown quota 'qq'"),
-    ("quota never assigned", doc("- {info: i, text: x}\n", "quotas:\n  - {id: »qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}]}\n"),
-     "quota 'qa' is never assigned: add '- quota: qa' to the flow"),
-    ("quota on_full unknown", doc("- {quota: qa}\n", "quotas:\n  - {id: qa, on_full: »FULL, cells: [{id: a, if: 'true', target: 1}]}\n"),
-     "quota qa: on_full 'FULL' is not a disposition"),
-    ("quota cell uses a later variable", doc("- {quota: qa}\n- {id: Q1, type: text, text: A}\n",
-                                             "quotas:\n  - {id: qa, on_full: SO, cells: [{id: a, if: 'answered(»Q1)', target: 1}]}\n"),
-     "quota qa cell a: Q1 is not asked before this point (only earlier questions can be used)"),
-    ("quota cells unique", doc("- {quota: qa}\n", "quotas:\n  - {id: qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}, "
-                                                  "»{id: a, if: 'true', target: 2}]}\n"),
-     "quota qa: cell 'a' is defined twice"),
-    ("overshoot only for soft quotas", doc("- {quota: qa}\n", "quotas:\n  - {id: qa, on_full: SO, »overshoot: 0.1, "
-                                                             "cells: [{id: a, if: 'true', target: 1}]}\n"),
-     "quota qa: overshoot only applies to mode: soft"),
+    (
+        "quota never assigned",
+        doc("- {info: i, text: x}\n", "quotas:\n  - {id: »qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}]}\n"),
+        "quota 'qa' is never assigned: add '- quota: qa' to the flow",
+    ),
+    (
+        "quota on_full unknown",
+        doc("- {quota: qa}\n", "quotas:\n  - {id: qa, on_full: »FULL, cells: [{id: a, if: 'true', target: 1}]}\n"),
+        "quota qa: on_full 'FULL' is not a disposition",
+    ),
+    (
+        "quota cell uses a later variable",
+        doc(
+            "- {quota: qa}\n- {id: Q1, type: text, text: A}\n",
+            "quotas:\n  - {id: qa, on_full: SO, cells: [{id: a, if: 'answered(»Q1)', target: 1}]}\n",
+        ),
+        "quota qa cell a: Q1 is not asked before this point (only earlier questions can be used)",
+    ),
+    (
+        "quota cells unique",
+        doc(
+            "- {quota: qa}\n",
+            "quotas:\n  - {id: qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}, "
+            "»{id: a, if: 'true', target: 2}]}\n",
+        ),
+        "quota qa: cell 'a' is defined twice",
+    ),
+    (
+        "overshoot only for soft quotas",
+        doc(
+            "- {quota: qa}\n",
+            "quotas:\n  - {id: qa, on_full: SO, »overshoot: 0.1, cells: [{id: a, if: 'true', target: 1}]}\n",
+        ),
+        "quota qa: overshoot only applies to mode: soft",
+    ),
     # ---- sample and specials
-    ("sample field name rules", doc("- {info: i, text: x}\n", "sample:\n  - {name: »1x, type: text}\n"),
-     "name: '1x' must start with a letter and use only ASCII letters, digits and '_'"),
-    ("special without a label in the language", HEADER.replace("languages: [en]", "languages: [fr]")
-     .replace("title: T", "title: {fr: T}") + "flow:\n- {id: Q1, type: text, text: {fr: A}, special: [»DK]}\n",
-     "Q1: special DK has no built-in label in fr; declare it under special_codes"),
-    ("special codes unique", doc("- {info: i, text: x}\n", "special_codes:\n  DK: {code: 98, text: dk}\n"
-                                                            "  REF: »{code: 98, text: ref}\n"),
-     "special_codes: REF and DK have the same code 98"),
+    (
+        "sample field name rules",
+        doc("- {info: i, text: x}\n", "sample:\n  - {name: »1x, type: text}\n"),
+        "name: '1x' must start with a letter and use only ASCII letters, digits and '_'",
+    ),
+    (
+        "special without a label in the language",
+        HEADER.replace("languages: [en]", "languages: [fr]").replace("title: T", "title: {fr: T}")
+        + "flow:\n- {id: Q1, type: text, text: {fr: A}, special: [»DK]}\n",
+        "Q1: special DK has no built-in label in fr; declare it under special_codes",
+    ),
+    (
+        "special codes unique",
+        doc("- {info: i, text: x}\n", "special_codes:\n  DK: {code: 98, text: dk}\n  REF: »{code: 98, text: ref}\n"),
+        "special_codes: REF and DK have the same code 98",
+    ),
 ]
 
 
@@ -285,6 +444,8 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 
 
 def test_broken_question_does_not_cascade() -> None:
-    text = doc("- {id: Q1, type: single, text: A, typo: 1, options: [{code: 1, text: a}]}\n"
-               "- {info: i, text: '{Q1}', show_if: 'Q1 == 1'}\n")
+    text = doc(
+        "- {id: Q1, type: single, text: A, typo: 1, options: [{code: 1, text: a}]}\n"
+        "- {info: i, text: '{Q1}', show_if: 'Q1 == 1'}\n"
+    )
     assert problems(text) == ["10:35: single question: unknown key 'typo' (did you mean 'type'?)"]

@@ -10,8 +10,17 @@ from cati.questionnaires.compiler import load_file, widen_special_codes
 
 from .helpers import EXAMPLES, compile_text, doc
 
-PARADATA = ["resp_id", "disposition", "q_version", "lang", "interviewer_id", "start_ts", "end_ts", "duration_s",
-            "n_soft_overrides"]
+PARADATA = [
+    "resp_id",
+    "disposition",
+    "q_version",
+    "lang",
+    "interviewer_id",
+    "start_ts",
+    "end_ts",
+    "duration_s",
+    "n_soft_overrides",
+]
 
 
 def by_name(variables: list[model.ExportVariable]) -> dict[str, model.ExportVariable]:
@@ -110,27 +119,30 @@ def test_special_code_widening(maximum: int, codes: dict[str, int], fmt: str) ->
 
 
 def test_per_question_special_codes_override() -> None:
-    q = compile_text(doc("- {id: N, type: numeric, text: A, min: 0, max: 500, special: [DK], "
-                         "special_codes: {DK: -1}}\n"))
+    q = compile_text(
+        doc("- {id: N, type: numeric, text: A, min: 0, max: 500, special: [DK], special_codes: {DK: -1}}\n")
+    )
     n = by_name(build_codebook(q))["N"]
     assert n.missing == (-1,) and n.spss_format == "F4.0"
 
 
 def test_nested_and_count_loops() -> None:
-    q = compile_text(doc(
-        "- {id: M, type: multi, text: A, options: [{code: 1, text: Red}, {code: 2, text: Blue}]}\n"
-        "- loop: outer\n"
-        "  over: M\n"
-        "  body:\n"
-        "  - {id: R, type: single, label: 'Rating {$label}', text: 'Rate {$label}', "
-        "options: [{code: 1, text: good}, {code: 2, text: bad}]}\n"
-        "  - loop: inner\n"
-        "    count: R\n"
-        "    max: 2\n"
-        "    body:\n"
-        "    - {id: T, type: text, label: Note, text: 'Note {$code}', max_length: 10}\n"
-        "- {info: i, text: '{R_1:label} {T_2_1}', show_if: 'R_2 == 1'}\n"
-    ))
+    q = compile_text(
+        doc(
+            "- {id: M, type: multi, text: A, options: [{code: 1, text: Red}, {code: 2, text: Blue}]}\n"
+            "- loop: outer\n"
+            "  over: M\n"
+            "  body:\n"
+            "  - {id: R, type: single, label: 'Rating {$label}', text: 'Rate {$label}', "
+            "options: [{code: 1, text: good}, {code: 2, text: bad}]}\n"
+            "  - loop: inner\n"
+            "    count: R\n"
+            "    max: 2\n"
+            "    body:\n"
+            "    - {id: T, type: text, label: Note, text: 'Note {$code}', max_length: 10}\n"
+            "- {info: i, text: '{R_1:label} {T_2_1}', show_if: 'R_2 == 1'}\n"
+        )
+    )
     v = build_codebook(q)
     names = [x.name for x in v if x.kind != "paradata"]
     assert names == ["M_1", "M_2", "R_1", "T_1_1", "T_1_2", "R_2", "T_2_1", "T_2_2"]
@@ -141,11 +153,13 @@ def test_nested_and_count_loops() -> None:
 
 
 def test_loop_over_a_list_and_static_where() -> None:
-    q = compile_text(doc(
-        "- loop: L\n  over: brands\n  where: '$code != 3'\n  body:\n"
-        "  - {id: B, type: numeric, label: 'Spend on {$label}', text: 'Spend on {$label}?', min: 0, max: 10}\n",
-        top="lists:\n  brands: [{code: 1, text: Aa}, {code: 2, text: Bb}, {code: 3, text: Cc}]\n",
-    ))
+    q = compile_text(
+        doc(
+            "- loop: L\n  over: brands\n  where: '$code != 3'\n  body:\n"
+            "  - {id: B, type: numeric, label: 'Spend on {$label}', text: 'Spend on {$label}?', min: 0, max: 10}\n",
+            top="lists:\n  brands: [{code: 1, text: Aa}, {code: 2, text: Bb}, {code: 3, text: Cc}]\n",
+        )
+    )
     loop = q.flow[0]
     assert loop.items is not None and loop.over is None
     names = [x.name for x in build_codebook(q) if x.kind != "paradata"]
@@ -153,10 +167,12 @@ def test_loop_over_a_list_and_static_where() -> None:
 
 
 def test_randomised_block_order_variable_comes_first() -> None:
-    q = compile_text(doc(
-        "- block: blk\n  randomize: rotate\n  body:\n"
-        "  - {id: A1, type: text, text: A}\n  - {id: A2, type: text, text: B}\n"
-    ))
+    q = compile_text(
+        doc(
+            "- block: blk\n  randomize: rotate\n  body:\n"
+            "  - {id: A1, type: text, text: A}\n  - {id: A2, type: text, text: B}\n"
+        )
+    )
     v = [x for x in build_codebook(q) if x.kind != "paradata"]
     assert [x.name for x in v] == ["blk_ord", "A1", "A2"]
     assert v[0].spss_format == "A5" and v[0].kind == "order"
@@ -168,11 +184,13 @@ def test_label_falls_back_to_the_text() -> None:
 
 
 def test_computed_string_and_options() -> None:
-    q = compile_text(doc(
-        "- {id: A, type: text, text: A, max_length: 20}\n"
-        "- {id: C, type: computed, expr: 'A', max_length: 20}\n"
-        "- {id: D, type: computed, expr: '1', options: [{code: 1, text: one}]}\n"
-    ))
+    q = compile_text(
+        doc(
+            "- {id: A, type: text, text: A, max_length: 20}\n"
+            "- {id: C, type: computed, expr: 'A', max_length: 20}\n"
+            "- {id: D, type: computed, expr: '1', options: [{code: 1, text: one}]}\n"
+        )
+    )
     q = q  # infer_type decides C; D has options
     d = by_name(build_codebook(q))["D"]
     assert d.value_labels == {1: "one"} and d.spss_format == "F1.0"
