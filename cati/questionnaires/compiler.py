@@ -455,8 +455,7 @@ class _Compiler:
     ) -> bool:
         ok = True
         for name in sorted(parsed.names):
-            offset = _name_offset(src.text, name, base)
-            if self.resolve(name, src, what, allow_self=allow_self, offset=offset) is None:
+            if self.resolve(name, src, what, allow_self=allow_self, offset=None, base=base) is None:
                 ok = False
         if parsed.uses_loop and not self.loop_stack:
             self.error(src.at(base), f"{what}: $code and $label can only be used inside a loop")
@@ -479,15 +478,20 @@ class _Compiler:
     def _lookup(self, name: str, allow_self: str | None = None) -> Var | None:
         return self.vars.get(name)
 
-    def resolve(self, name: str, src: Src, what: str, *, allow_self: str | None, offset: int) -> Var | None:
-        """The variable ``name`` refers to here, or ``None`` after reporting why it cannot."""
+    def resolve(
+        self, name: str, src: Src, what: str, *, allow_self: str | None, offset: int | None, base: int = 0
+    ) -> Var | None:
+        """The variable ``name`` refers to here, or ``None`` after reporting why it cannot.
+
+        ``offset`` is where the name stands in ``src``; ``None`` means "search for it from
+        ``base``", done only when there is something to report (it costs a regex).
+        """
         var = self._lookup(name, allow_self)
-        pos = src.at(offset)
         if var is not None:
             shared = [b for b in var.rblocks if b in self._current_rblocks]
             if shared and var.name != allow_self and not name.startswith(f"{allow_self}_"):
                 self.error(
-                    pos,
+                    self._name_pos(src, name, offset, base),
                     f"{what}: {name} is in the randomised block {shared[-1]!r} too, so it may be asked "
                     f"later; refer only to questions outside the block",
                 )
@@ -495,8 +499,12 @@ class _Compiler:
             return var
         if any(name.startswith(prefix) for prefix in self.broken_prefixes):
             return Var(name, "broken")
-        self.error(pos, f"{what}: {self._unknown_reason(name)}")
+        self.error(self._name_pos(src, name, offset, base), f"{what}: {self._unknown_reason(name)}")
         return None
+
+    @staticmethod
+    def _name_pos(src: Src, name: str, offset: int | None, base: int) -> Pos:
+        return src.at(offset if offset is not None else _name_offset(src.text, name, base))
 
     def _unknown_reason(self, name: str) -> str:
         base = name.rsplit("_", 1)[0] if "_" in name else name
@@ -1111,9 +1119,7 @@ class _QuestionBuilder:
         default = None
         if "default" in f:
             template = c.template(f["default"], f"{what} default")
-            default = model.Text(
-                dict.fromkeys(c.languages, f["default"].text), dict.fromkeys(c.languages, template)
-            )
+            default = model.Text(dict.fromkeys(c.languages, f["default"].text), dict.fromkeys(c.languages, template))
         kwargs = getattr(self, f"_{self.qtype}")()
         if kwargs is None:
             c._broken(self.id)

@@ -184,28 +184,29 @@ class _Builder:
         return self.root
 
     def _event(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.DocumentStartEvent):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self._check_tag(event)
+            self._add(self._scalar(event), event.anchor, _pos(event.start_mark))
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self._open(event)
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            self._close()
+        elif kind is yaml.AliasEvent:
+            self._alias(event)
+        elif kind is yaml.DocumentStartEvent:
             self.documents += 1
             if self.documents > 1:
                 raise _LoadError(_pos(event.start_mark), "only one YAML document per file (found '---' again)")
-        elif isinstance(event, yaml.ScalarEvent):
-            self._check_tag(event, "str")
-            self._add(self._scalar(event), event.anchor, _pos(event.start_mark))
-        elif isinstance(event, yaml.AliasEvent):
-            self._alias(event)
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            self._open(event)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            self._close()
 
-    def _check_tag(self, event: yaml.NodeEvent, default: str) -> None:
+    def _check_tag(self, event: yaml.NodeEvent) -> None:
         tag = getattr(event, "tag", None)
         if tag in (None, "!") or tag in _KNOWN_TAGS:
             return
         raise _LoadError(_pos(event.start_mark), f"unsupported YAML tag {tag!r} (tags are not allowed here)")
 
     def _open(self, event: yaml.CollectionStartEvent) -> None:
-        self._check_tag(event, "map")
+        self._check_tag(event)
         if len(self.stack) >= MAX_DEPTH:
             raise _LoadError(_pos(event.start_mark), f"nesting deeper than {MAX_DEPTH} levels")
         pos = _pos(event.start_mark)
