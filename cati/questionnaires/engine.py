@@ -243,7 +243,7 @@ class Engine:
             screen = self.screen(state)
             if isinstance(screen, Ended):
                 return screen
-            if screen.type != "info" and screen.existing is None and not screen.rows:
+            if screen.type != "info" and screen.existing is None:
                 return screen
             result = self.forward(state, now=now, gate=gate)
             if not result.accepted:

@@ -290,3 +290,118 @@ def test_quota_gate_given_to_the_engine_is_the_default():
     engine = Engine(engine_for(QUOTA_FLOW, QUOTA).questionnaire, gate=OfflineQuotaGate({("sex", "m")}))
     state = engine.start(1, {})
     assert isinstance(engine.answer(state, "S", 1).screen, Ended)
+
+
+def test_show_if_on_loop_skips_all_iterations():
+    engine = engine_for(
+        """\
+- {id: A, type: single, text: a, options: [{code: 1, de: ja}, {code: 2, de: nein}]}
+- loop: L
+  over: farben
+  show_if: "A == 1"
+  body:
+    - {id: F, type: text, text: "Farbe {$label}"}
+- {id: Z, type: text, text: z}
+""",
+        "lists: {farben: [{code: 1, de: rot}, {code: 2, de: blau}]}",
+    )
+    assert run(engine, {"A": 2, "Z": "z"})[1] == ["A", "Z"]
+    assert run(engine, {"A": 1, "F_1": "x", "F_2": "y", "Z": "z"})[1] == ["A", "F_1", "F_2", "Z"]
+
+
+NESTED = """\
+- {id: M, type: multi, text: m, options: [{code: 1, de: Rad}, {code: 2, de: Auto}, {code: 3, de: Bahn}]}
+- loop: L1
+  over: M
+  body:
+    - {id: N, type: numeric, min: 0, max: 3, text: "Wie oft {$label}?"}
+    - loop: L2
+      count: N
+      max: 3
+      body:
+        - {id: W, type: single, text: "{$code}. Fahrt", options: [{code: 1, de: kurz}, {code: 2, de: lang}]}
+        - {id: G, type: grid, text: g, rows: [{code: 1, de: a}, {code: 2, de: b}],
+           options: [{code: 1, de: x}, {code: 2, de: y}]}
+        - {id: O, type: multi, text: o,
+           options: [{code: 1, de: a}, {code: 9, de: sonst, other: {id: O_txt, max_length: 9}}]}
+- {id: Z, type: text, text: "Rad {N_1}, Auto {N_2}"}
+"""
+
+
+def test_nested_loops_name_iterations_outer_first_and_match_the_codebook():
+    engine = engine_for(NESTED)
+    answers = {"M": [1, 3], "N_1": 2, "N_3": 1, "Z": "z"}
+    for outer, inner in ((1, 1), (1, 2), (3, 1)):
+        answers |= {f"W_{outer}_{inner}": inner, f"G_{outer}_{inner}": {1: 1, 2: 2}}
+        answers |= {f"O_{outer}_{inner}": [1, 9]}
+    state = engine.start(1, {})
+    path = []
+    while isinstance(screen := engine.screen(state), Screen):
+        path.append(screen.key)
+        others = {o.other_key: "frei" for o in screen.options if o.other_key}
+        assert engine.answer(state, screen.key, answers[screen.key], others=others).accepted
+    assert path == [
+        "M", "N_1", "W_1_1", "G_1_1", "O_1_1", "W_1_2", "G_1_2", "O_1_2",
+        "N_3", "W_3_1", "G_3_1", "O_3_1", "Z",
+    ]  # fmt: skip
+    assert engine.screen(state).status == "complete"
+    row = engine.export_row(state)
+    assert (row["N_1"], row["N_2"], row["N_3"]) == (2, None, 1)
+    assert (row["W_1_2"], row["W_3_1"], row["W_3_2"]) == (2, 1, None)
+    assert (row["G_1_1_2"], row["G_2_3_1"]) == (1, 2)  # grid rows: <id>_<row><loop suffix>
+    assert (row["O_1_1_1"], row["O_9_3_1"], row["O_txt_3_1"]) == (1, 1, "frei")
+    # every answer on the route has its column
+    exported = {v.answer_key for v in engine.codebook()}
+    assert {key for key in state.answers if key in state.on_route} <= exported
+
+
+def test_changing_an_answer_inside_nested_loops_resumes_at_the_right_place():
+    engine = engine_for(NESTED)
+    state = engine.start(1, {})
+    for key, value in (("M", [1, 2]), ("N_1", 2), ("W_1_1", 1), ("G_1_1", {1: 1, 2: 1}), ("O_1_1", [1])):
+        engine.answer(state, key, value)
+    assert engine.screen(state).key == "W_1_2"
+    engine.back(state, "G_1_1")
+    engine.answer(state, "G_1_1", {1: 2, 2: 2})  # changed: route cut behind G_1_1, walk resumes inside
+    assert engine.screen(state).key == "O_1_1"
+    engine.forward(state)
+    assert engine.screen(state).key == "W_1_2"
+    engine.answer(state, "W_1_2", 2)
+    engine.back(state, "N_1")
+    engine.answer(state, "N_1", 1)  # fewer inner iterations
+    assert [engine.screen(state).key] == ["W_1_1"]
+    engine.fast_forward(state)
+    assert engine.screen(state).key == "N_2"
+    assert "W_1_2" in state.answers and "W_1_2" not in state.on_route
+
+
+def test_changing_an_answer_inside_a_randomised_block_keeps_its_order():
+    engine = engine_for(RANDOM)
+    state = engine.start(3, {})
+    engine.answer(state, "S", 1)
+    order = state.orders["blk"]
+    engine.answer(state, order[0], "a")
+    engine.answer(state, order[1], "b")
+    engine.back(state, order[0])
+    engine.answer(state, order[0], "changed")
+    assert engine.screen(state).key == order[1]
+    engine.fast_forward(state)
+    assert engine.screen(state).key == order[2]
+    assert state.orders["blk"] == order
+
+
+def test_deselecting_an_option_drops_its_specify_text():
+    engine = engine_for("""\
+- {id: M, type: multi, text: m, options: [{code: 1, de: a}, {code: 9, de: sonst, other: {id: M_txt, max_length: 20}}]}
+- {id: Z, type: text, text: "{M_txt}"}
+""")
+    state = engine.start(1, {})
+    engine.answer(state, "M", [1, 9], others={"M_txt": "frei"})
+    assert engine.screen(state).text == "frei"
+    engine.back(state)
+    assert engine.screen(state).others == {"M_txt": "frei"}
+    assert engine.forward(state).accepted  # the stored text is reused
+    engine.back(state)
+    engine.answer(state, "M", [1])
+    assert "M_txt" not in state.answers
+    assert engine.screen(state).text == ""
