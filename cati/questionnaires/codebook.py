@@ -297,8 +297,7 @@ def _question(
                 )
             )
     elif t == "computed":
-        decimals = question.decimals if question.decimals else 2
-        value(key, label, key, spss_type="numeric", spss_format=f"F12.{decimals}", measure="scale")
+        value(key, label, key, spss_type="numeric", spss_format=f"F12.{question.decimals}", measure="scale")
     _others(q, question, it, label, out, common)
     _order(q, question, it, label, out, common)
 

@@ -52,6 +52,7 @@ MAX_LABEL_BYTES = 256
 MAX_VALUE_LABEL_BYTES = 120
 DEFAULT_TEXT_LENGTH = 255
 DEFAULT_OTHER_LENGTH = 255
+COMPUTED_DECIMALS = 2  # a computed number without options is exported as F12.2 unless `decimals` says otherwise
 
 #: Built-in labels for specials and NPS ends, used when the file does not give its own.
 BUILTIN_SPECIAL_LABELS = {
@@ -137,6 +138,7 @@ class Var:
     labelled: bool = False
     options: tuple[model.Option, ...] = ()
     rblocks: tuple[str, ...] = ()  # randomised blocks around its definition
+    vtype: str = "unknown"  # value type for infer_type: numeric, string, date
     suffix: str = ""  # loop suffixes already applied (outer loops insert theirs before it)
     base: str = ""  # the name without loop suffixes
 
@@ -625,7 +627,8 @@ class _Compiler:
                 )
             self.positions[name] = fields.at("name")
             self.sample_names.add(name)
-            self.define(Var(name, "sample", qtype=fields["type"], labelled=bool(options), options=options))
+            vtype = {"text": "string", "date": "date"}.get(fields["type"], "numeric")
+            self.define(Var(name, "sample", qtype=fields["type"], labelled=bool(options), options=options, vtype=vtype))
             result.append(model.SampleField(name, fields["type"], options, fields.get("pii", False)))
         return tuple(result)
 
@@ -1235,13 +1238,16 @@ class _QuestionBuilder:
         if self.qtype == "grid":
             c.grid_ids.add(self.id)
             for row in kwargs["rows"]:
-                c.define(Var(f"{self.id}_{row.code}", "row", "grid", True, options, rblocks))
+                c.define(Var(f"{self.id}_{row.code}", "row", "grid", True, options, rblocks, vtype="numeric"))
             return
         labelled = self.qtype in LABELLED_TYPES or (self.qtype == "computed" and bool(options))
-        c.define(Var(self.id, "question", self.qtype, labelled, options, rblocks))
+        vtype = {"text": "string", "date": "date", "multi": "list"}.get(self.qtype, "numeric")
+        if self.qtype == "computed":
+            vtype = kwargs.get("value_type", "numeric")
+        c.define(Var(self.id, "question", self.qtype, labelled, options, rblocks, vtype=vtype))
         for option in options:
             if option.other is not None:
-                c.define(Var(option.other.id, "other", "text", False, (), rblocks))
+                c.define(Var(option.other.id, "other", "text", False, (), rblocks, vtype="string"))
 
     # -------------------------------------------------------------- per type
 
@@ -1380,15 +1386,25 @@ class _QuestionBuilder:
             options = c.choice_options(f, self.what, owner=self.id)
         if expr is None:
             return None
-        value_type = "numeric" if options else _value_type(expr)
+        value_type = "numeric" if options else self._value_type(expr)
         if value_type == "string" and "decimals" in f:
             c.error(f.key_at("decimals"), f"{self.what}: decimals do not apply to a text value")
         result: dict[str, object] = {"expr": expr, "when": when, "options": options, "value_type": value_type}
-        if "decimals" in f:
-            result["decimals"] = f["decimals"]
+        if value_type == "numeric" and not options:
+            result["decimals"] = f.get("decimals", COMPUTED_DECIMALS)
         if value_type == "string":
             result["max_length"] = f.get("max_length", DEFAULT_TEXT_LENGTH)
         return result
+
+    def _value_type(self, expr: expressions.Expr) -> str:
+        """numeric or string, from the expression and the types of the variables it uses."""
+        name_types = {}
+        for name in expr.names:
+            var = self.c.vars.get(name)
+            if var is not None:
+                name_types[name] = var.vtype
+        kind = expressions.infer_type(expr, name_types=name_types)
+        return "string" if kind == "string" else "numeric"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1403,12 +1419,6 @@ def widen_special_codes(codes: Mapping[str, int], maximum: float) -> dict[str, i
     top = 10 ** (digits + 1)
     result.update(DK=top - 2, REF=top - 1, NA=top - 3)
     return result
-
-
-def _value_type(expr: expressions.Expr) -> str:
-    infer = getattr(expressions, "infer_type", None)
-    kind = infer(expr) if infer is not None else None
-    return "string" if str(kind).lower() in ("string", "str", "text") else "numeric"
 
 
 def _static_filter(

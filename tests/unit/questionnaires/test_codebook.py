@@ -191,6 +191,19 @@ def test_computed_string_and_options() -> None:
             "- {id: D, type: computed, expr: '1', options: [{code: 1, text: one}]}\n"
         )
     )
-    q = q  # infer_type decides C; D has options
     d = by_name(build_codebook(q))["D"]
     assert d.value_labels == {1: "one"} and d.spss_format == "F1.0"
+
+
+def test_computed_type_follows_the_variables_it_uses() -> None:
+    q = compile_text(
+        doc(
+            "- {id: A, type: text, text: A, max_length: 20}\n"
+            "- {id: N, type: numeric, text: B, min: 0, max: 9}\n"
+            "- {id: C, type: computed, expr: 'A + \"!\"', max_length: 21}\n"
+            "- {id: D, type: computed, expr: 'N * 2', decimals: 0}\n"
+        )
+    )
+    v = by_name(build_codebook(q))
+    assert (v["C"].spss_type, v["C"].spss_format) == ("string", "A21")
+    assert (v["D"].spss_type, v["D"].spss_format) == ("numeric", "F12.0")
