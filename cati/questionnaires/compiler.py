@@ -52,6 +52,7 @@ MAX_LABEL_BYTES = 256
 MAX_VALUE_LABEL_BYTES = 120
 DEFAULT_TEXT_LENGTH = 255
 DEFAULT_OTHER_LENGTH = 255
+INTERNAL_ERROR = "internal error of the checker"
 COMPUTED_DECIMALS = 2  # a computed number without options is exported as F12.2 unless `decimals` says otherwise
 
 #: Built-in labels for specials and NPS ends, used when the file does not give its own.
@@ -120,7 +121,13 @@ def _compile(text: str, source_name: str) -> tuple[model.Questionnaire | None, l
     except QuestionnaireError as exc:
         return None, exc.problems
     compiler = _Compiler(source_name)
-    questionnaire = compiler.run(root)
+    try:
+        questionnaire = compiler.run(root)
+    except Exception as exc:  # last line of defence, never the only one (see the fuzz tests)
+        # A bug in the checker must not become a traceback for a researcher; the message says
+        # plainly that it is our fault, and the property tests fail on it.
+        message = f"{INTERNAL_ERROR} ({type(exc).__name__}: {exc}); please report this file"
+        return None, [*compiler.problems, Problem(source_name, 1, 1, message)]
     problems = sorted(set(compiler.problems), key=lambda p: (p.line, p.col, p.message))
     return questionnaire, problems
 

@@ -186,8 +186,10 @@ class _Builder:
     def _event(self, event: yaml.Event) -> None:
         kind = type(event)
         if kind is yaml.ScalarEvent:
-            self._check_tag(event)
-            self._add(self._scalar(event), event.anchor, _pos(event.start_mark))
+            if event.tag is not None:
+                self._check_tag(event)
+            scalar = self._scalar(event)
+            self._add(scalar, event.anchor, scalar.pos)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             self._open(event)
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:

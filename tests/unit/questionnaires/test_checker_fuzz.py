@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cati.questionnaires.codebook import build_codebook
-from cati.questionnaires.compiler import check_text, load_questionnaire
+from cati.questionnaires.compiler import INTERNAL_ERROR, check_text, load_questionnaire
 
 from .helpers import EXAMPLES
 
@@ -27,6 +27,7 @@ FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCh
 def assert_sound(text: str) -> None:
     """The property: problems are well-formed, or the file compiles and has a codebook."""
     found = check_text(text, "f.yaml")
+    assert not any(INTERNAL_ERROR in p.message for p in found), found
     for problem in found:
         assert problem.line >= 1 and problem.col >= 1, problem
         assert PROBLEM.match(str(problem)), str(problem)
