@@ -12,10 +12,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cati.models import User
+from cati.models import Case, User
 from cati.services import studies, users
+from cati.services.sample_import import import_sample
 
 QUESTIONNAIRE_DIR = Path(__file__).resolve().parents[1] / "questionnaires"
+SAMPLE_DIR = QUESTIONNAIRE_DIR / "samples"
 DEMO_PASSWORD = "demo-2026!"  # noqa: S105 - printed by make run, demo data only
 
 
@@ -42,7 +44,7 @@ DEMO_USERS = (
 )
 
 
-def load_demo(session: Session) -> list[tuple[str, str, str]]:
+def load_demo(session: Session, *, dnc_salt: str = "cati-dnc") -> list[tuple[str, str, str]]:
     """Create what is missing; return the demo logins (username, password, role)."""
     by_name: dict[str, User] = {}
     for username, role, display, client in DEMO_USERS:
@@ -64,5 +66,10 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
             studies.update_settings(session, study, {"status": "field"})
         for username in ("supervisor", "anna", "ben", "forscherin"):
             studies.assign_member(session, study, by_name[username])
+        sample = SAMPLE_DIR / f"{path.stem}.csv"
+        if sample.exists() and session.scalar(select(Case.id).where(Case.study_id == study.id).limit(1)) is None:
+            report = import_sample(session, study, sample, filename=sample.name, dnc_salt=dnc_salt)
+            if not report.committed:
+                raise RuntimeError("demo sample does not import:\n" + "\n".join(report.lines()))
     session.flush()
     return [(u, DEMO_PASSWORD, r) for u, r, _, _ in DEMO_USERS]

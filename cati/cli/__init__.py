@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "cati.cli.initdb",
     "cati.cli.user",
     "cati.cli.study",
+    "cati.cli.sample",
 )
 
 DEFAULT_CONFIG = "development.ini"

@@ -59,9 +59,17 @@ def command_env(config_path: str) -> Iterator[CommandEnv]:
     engine = get_engine(settings)
     tm = transaction.TransactionManager(explicit=True)
     try:
-        with tm:
-            session = get_tm_session(get_session_factory(engine), tm)
+        tm.begin()
+        session = get_tm_session(get_session_factory(engine), tm)
+        try:
             yield CommandEnv(settings, session, tm, engine)
+        except BaseException:
+            tm.abort()
+            raise
+        if tm.isDoomed():
+            tm.abort()
+        else:
+            tm.commit()
     finally:
         engine.dispose()
 
@@ -76,4 +84,6 @@ def run(func: Any, args: Any) -> int:
     try:
         return int(func(args) or 0)
     except CommandError as exc:
+        if not str(exc):  # the command has said what went wrong already
+            return exc.status
         return fail(str(exc), exc.status)

@@ -33,7 +33,7 @@ def _initdb(args: argparse.Namespace) -> int:
         from cati.demo import load_demo
 
         with command_env(args.config) as env:
-            logins = load_demo(env.session)
+            logins = load_demo(env.session, dnc_salt=env.settings["cati.dnc_salt"])
         print("demo loaded. Logins (user / password / role):")
         for username, password, role in logins:
             print(f"  {username:<12} {password:<14} {role}")

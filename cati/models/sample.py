@@ -65,7 +65,9 @@ class Case(Base):
     zone_id: Mapped[int] = mapped_column(ForeignKey("calling_zones.id"))
     order_key: Mapped[int] = mapped_column(BigInteger, default=0)
     next_call_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
-    block_reason: Mapped[str] = mapped_column(String(200), default="")
+    #: Why a ``blocked`` case is blocked: ``legal`` (no legal basis), ``dnc``, ``quota``.
+    block_kind: Mapped[str] = mapped_column(String(8), default="")
+    block_reason: Mapped[str] = mapped_column(String(300), default="")
     # hard appointments: only this interviewer until reserved_until
     reserved_for: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     reserved_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 22:56:24.405778
+Create Date: 2026-11-22 23:07:28.722266
 """
 
 from alembic import op
@@ -59,7 +59,8 @@ def upgrade() -> None:
     sa.Column('zone_id', sa.Integer(), nullable=False),
     sa.Column('order_key', sa.BigInteger(), nullable=False),
     sa.Column('next_call_at', sa.DateTime(), nullable=True),
-    sa.Column('block_reason', sa.String(length=200), nullable=False),
+    sa.Column('block_kind', sa.String(length=8), nullable=False),
+    sa.Column('block_reason', sa.String(length=300), nullable=False),
     sa.Column('reserved_for', sa.Integer(), nullable=True),
     sa.Column('reserved_until', sa.DateTime(), nullable=True),
     sa.Column('claimed_by', sa.Integer(), nullable=True),

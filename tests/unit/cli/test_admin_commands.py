@@ -56,7 +56,7 @@ def test_config_option_before_the_subcommand(ini, engine, monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "stdin", "message"),
     [
-        (["user", "add", "x", "--role", "interviewer", "--password-stdin"], "kurz\n", "password: must be at least"),
+        (["user", "add", "xaver", "--role", "interviewer", "--password-stdin"], "kurz\n", "password: must be at least"),
         (["user", "add", "kunde", "--role", "client", "--password-stdin"], "geheim-passwort\n", "client:"),
         (["user", "add", "Bad Name", "--role", "admin", "--password-stdin"], "geheim-passwort\n", "username"),
     ],

@@ -1,0 +1,112 @@
+"""``cati sample import|due|explain`` and ``cati dnc import``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .env import CommandError, command_env, run
+from .progress import Progress
+
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("sample", help="import and inspect the sample of a study", parents=parents)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    imp = actions.add_parser("import", help="import contacts (CSV or XLSX); all or nothing", parents=parents)
+    imp.add_argument("slug")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--map", type=Path, metavar="MAP.yaml", help="YAML mapping: file column -> our column")
+    imp.add_argument("--default-region", default="DE", metavar="CC", help="region for numbers without +country")
+    imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
+    imp.set_defaults(func=lambda args: run(_import, args))
+
+    dnc = subparsers.add_parser("dnc", help="the global do-not-call list", parents=parents)
+    dnc_actions = dnc.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dnc_imp = dnc_actions.add_parser("import", help="add numbers (CSV with a phone column, or one per line)",
+                                     parents=parents)
+    dnc_imp.add_argument("file", type=Path)
+    dnc_imp.add_argument("--default-region", default="DE", metavar="CC")
+    dnc_imp.set_defaults(func=lambda args: run(_dnc_import, args))
+
+
+def _read_map(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CommandError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise CommandError(f"{path}: expected a mapping of file column names to our column names")
+    return data
+
+
+def _import(args: argparse.Namespace) -> int:
+    from cati.services.sample_import import import_sample
+    from cati.services.studies import get_study
+
+    mapping = _read_map(args.map)
+    if not args.file.exists():
+        raise CommandError(f"{args.file}: file not found")
+    progress = Progress(f"reading {args.file.name}")
+    with command_env(args.config) as env:
+        study = get_study(env.session, args.slug)
+        if study is None:
+            raise CommandError(f"study {args.slug!r} not found")
+        try:
+            report = import_sample(env.session, study, args.file, filename=str(args.file), mapping=mapping,
+                                   default_region=args.default_region.upper(), skip_invalid=args.skip_invalid,
+                                   dnc_salt=env.settings["cati.dnc_salt"], progress=progress)
+        finally:
+            progress.close()
+        for line in report.lines():
+            print(line)
+        print(report.summary())
+        if not report.committed:
+            raise CommandError("")  # rolls back; the report above names every problem
+    return 0
+
+
+def _dnc_numbers(path: Path, region: str) -> tuple[list[str], list[str]]:
+    """A CSV with a ``phone`` column, or a text file with one number per line."""
+    import csv
+
+    from cati.sampling.phones import check_phone
+
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: cannot read: {exc}") from None
+    delimiter = ";" if lines and ";" in lines[0] else ","
+    rows = list(csv.reader(lines, delimiter=delimiter))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    column, first = (header.index("phone"), 2) if "phone" in header else (None, 1)
+    numbers, problems = [], []
+    for line_no, row in enumerate(rows[first - 1:], start=first):
+        value = (row[column] if column is not None and column < len(row) else delimiter.join(row)).strip()
+        if not value:
+            continue
+        phone, reason = check_phone(value, region)
+        if phone is None:
+            problems.append(f"{path}: line {line_no}: {reason}: {value!r}")
+        else:
+            numbers.append(phone.e164)
+    return numbers, problems
+
+
+def _dnc_import(args: argparse.Namespace) -> int:
+    from cati.services.dnc import add_numbers
+
+    numbers, problems = _dnc_numbers(args.file, args.default_region.upper())
+    if problems:
+        for line in problems:
+            print(line)
+        raise CommandError(f"{args.file}: {len(problems)} invalid numbers; nothing added")
+    with command_env(args.config) as env:
+        added, blocked = add_numbers(env.session, numbers, salt=env.settings["cati.dnc_salt"],
+                                     source=args.file.name)
+    print(f"{args.file}: {added} numbers added to the do-not-call list ({len(numbers) - added} already there); "
+          f"{blocked} cases blocked")
+    return 0

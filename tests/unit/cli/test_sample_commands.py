@@ -1,0 +1,85 @@
+"""`cati sample import` and `cati dnc import` (real commits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cati.cli import main
+from cati.models import Case, DoNotCall
+from tests.unit.cli.test_admin_commands import ebike, ini  # noqa: F401 - fixtures
+
+HEADER = "id,phone,name,state\n"
+
+
+def _count(engine, model):
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _create(ini, ebike):  # noqa: F811
+    assert main(["study", "create", "--questionnaire", str(ebike), "-c", ini]) == 0
+
+
+def test_import_prints_report_and_commits(ini, ebike, engine, tmp_path, capsys):  # noqa: F811
+    _create(ini, ebike)
+    sample = tmp_path / "s.csv"
+    sample.write_text(HEADER + "A1,030 1234567,Erika,BE\nA2,030 1234567,Max,BE\nA3,089 7654321,Eva,BY\n")
+    assert main(["sample", "import", "ebike_abo_konzept", str(sample), "-c", ini]) == 0
+    out = capsys.readouterr().out
+    assert f"{sample}: row 3: duplicate skipped: number +49301234567 as in row 2" in out
+    assert "imported: 2 cases, 1 duplicates skipped, 0 invalid rows" in out
+    assert _count(engine, Case) == 2
+
+
+def test_invalid_file_exits_1_and_changes_nothing(ini, ebike, engine, tmp_path, capsys):  # noqa: F811
+    _create(ini, ebike)
+    sample = tmp_path / "s.csv"
+    sample.write_text(HEADER + "A1,030 1234567,Erika,BE\nA2,abc,Max,Narnia\n")
+    assert main(["sample", "import", "ebike_abo_konzept", str(sample), "-c", ini]) == 1
+    out = capsys.readouterr().out
+    assert f"{sample}: row 3, column phone:" in out
+    assert f"{sample}: row 3, column state:" in out
+    assert "nothing imported" in out
+    assert _count(engine, Case) == 0
+
+
+def test_mapping_renames_columns(ini, ebike, engine, tmp_path):  # noqa: F811
+    _create(ini, ebike)
+    sample = tmp_path / "s.csv"
+    sample.write_text("Kundennr;Telefon;Bundesland\nK1;030 1234567;Berlin\n")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("Kundennr: id\nTelefon: phone\nBundesland: state\n")
+    assert main(["sample", "import", "ebike_abo_konzept", str(sample), "--map", str(mapping), "-c", ini]) == 0
+    with Session(engine) as session:
+        case = session.scalar(select(Case))
+        assert (case.ref, case.zone.region) == ("K1", "BE")
+
+
+def test_unknown_study(ini, tmp_path, capsys):
+    sample = tmp_path / "s.csv"
+    sample.write_text(HEADER)
+    assert main(["sample", "import", "nope", str(sample), "-c", ini]) == 1
+    assert "study 'nope' not found" in capsys.readouterr().err
+
+
+def test_dnc_import_blocks_cases(ini, ebike, engine, tmp_path, capsys):  # noqa: F811
+    _create(ini, ebike)
+    sample = tmp_path / "s.csv"
+    sample.write_text(HEADER + "A1,030 1234567,Erika,BE\n")
+    assert main(["sample", "import", "ebike_abo_konzept", str(sample), "-c", ini]) == 0
+    numbers = tmp_path / "dnc.txt"
+    numbers.write_text("+49 30 1234567\n0171 2345678\n")
+    assert main(["dnc", "import", str(numbers), "-c", ini]) == 0
+    assert "2 numbers added" in capsys.readouterr().out
+    assert _count(engine, DoNotCall) == 2
+    with Session(engine) as session:
+        assert session.scalar(select(Case.state)) == "blocked"
+    # a CSV with a phone column; a bad number rejects the file
+    bad = tmp_path / "dnc.csv"
+    bad.write_text("name,phone\nA,030 9999999\nB,kein Anschluss\n")
+    assert main(["dnc", "import", str(bad), "-c", ini]) == 1
+    assert "line 3" in capsys.readouterr().out
+    assert _count(engine, DoNotCall) == 2
