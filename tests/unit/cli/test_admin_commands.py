@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,6 @@ from sqlalchemy.orm import Session
 
 from cati.cli import main
 from cati.models import AuditEvent, QuestionnaireVersion, Study, User
-
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "specs" / "examples"
-
-
-@pytest.fixture
-def ini(tmp_path, settings, clean_database):
-    path = tmp_path / "test.ini"
-    url = settings["sqlalchemy.url"].replace("%", "%%")
-    path.write_text(
-        "[app:main]\nuse = egg:cati\n"
-        f"sqlalchemy.url = {url}\n"
-        f"cati.session_secret = {settings['cati.session_secret']}\n"
-    )
-    return str(path)
-
-
-@pytest.fixture
-def ebike(tmp_path):
-    return shutil.copy(EXAMPLES / "ebike_abo_konzept.yaml", tmp_path / "ebike.yaml")
 
 
 def _rows(engine, model):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cati.cli import main
 from cati.models import Case, DoNotCall
-from tests.unit.cli.test_admin_commands import ebike, ini  # noqa: F401 - fixtures
 
 HEADER = "id,phone,name,state\n"
 
@@ -19,11 +16,11 @@ def _count(engine, model):
         return session.scalar(select(func.count()).select_from(model))
 
 
-def _create(ini, ebike):  # noqa: F811
+def _create(ini, ebike):
     assert main(["study", "create", "--questionnaire", str(ebike), "-c", ini]) == 0
 
 
-def test_import_prints_report_and_commits(ini, ebike, engine, tmp_path, capsys):  # noqa: F811
+def test_import_prints_report_and_commits(ini, ebike, engine, tmp_path, capsys):
     _create(ini, ebike)
     sample = tmp_path / "s.csv"
     sample.write_text(HEADER + "A1,030 1234567,Erika,BE\nA2,030 1234567,Max,BE\nA3,089 7654321,Eva,BY\n")
@@ -34,7 +31,7 @@ def test_import_prints_report_and_commits(ini, ebike, engine, tmp_path, capsys):
     assert _count(engine, Case) == 2
 
 
-def test_invalid_file_exits_1_and_changes_nothing(ini, ebike, engine, tmp_path, capsys):  # noqa: F811
+def test_invalid_file_exits_1_and_changes_nothing(ini, ebike, engine, tmp_path, capsys):
     _create(ini, ebike)
     sample = tmp_path / "s.csv"
     sample.write_text(HEADER + "A1,030 1234567,Erika,BE\nA2,abc,Max,Narnia\n")
@@ -46,7 +43,7 @@ def test_invalid_file_exits_1_and_changes_nothing(ini, ebike, engine, tmp_path, 
     assert _count(engine, Case) == 0
 
 
-def test_mapping_renames_columns(ini, ebike, engine, tmp_path):  # noqa: F811
+def test_mapping_renames_columns(ini, ebike, engine, tmp_path):
     _create(ini, ebike)
     sample = tmp_path / "s.csv"
     sample.write_text("Kundennr;Telefon;Bundesland\nK1;030 1234567;Berlin\n")
@@ -65,7 +62,7 @@ def test_unknown_study(ini, tmp_path, capsys):
     assert "study 'nope' not found" in capsys.readouterr().err
 
 
-def test_dnc_import_blocks_cases(ini, ebike, engine, tmp_path, capsys):  # noqa: F811
+def test_dnc_import_blocks_cases(ini, ebike, engine, tmp_path, capsys):
     _create(ini, ebike)
     sample = tmp_path / "s.csv"
     sample.write_text(HEADER + "A1,030 1234567,Erika,BE\n")
