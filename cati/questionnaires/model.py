@@ -232,6 +232,7 @@ class SampleField:
     type: Literal["single", "text", "numeric", "date"]
     options: tuple[Option, ...] = ()
     pii: bool = False
+    label: Mapping[str, str] | None = None  # SPSS variable label per language (default: the name)
 
 
 @dataclass(frozen=True, slots=True)
