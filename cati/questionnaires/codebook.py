@@ -120,7 +120,8 @@ def _paradata(q: model.Questionnaire, out: list[model.ExportVariable]) -> None:
 
 def _sample_field(q: model.Questionnaire, f: model.SampleField, out: list[model.ExportVariable]) -> None:
     lang = q.default_language
-    common = {"name": f.name, "label": f.name, "kind": "value", "answer_key": f.name, "pii": f.pii}
+    label = (f.label or {}).get(lang) or f.name
+    common = {"name": f.name, "label": label, "kind": "value", "answer_key": f.name, "pii": f.pii}
     if f.type == "single":
         labels = {o.code: o.text.raw.get(lang, "") for o in f.options}
         out.append(

@@ -636,7 +636,17 @@ class _Compiler:
             self.sample_names.add(name)
             vtype = {"text": "string", "date": "date"}.get(fields["type"], "numeric")
             self.define(Var(name, "sample", qtype=fields["type"], labelled=bool(options), options=options, vtype=vtype))
-            result.append(model.SampleField(name, fields["type"], options, fields.get("pii", False)))
+            label = None
+            if "label" in fields:
+                raw = fields["label"]
+                label_text = (
+                    self.text(raw, f"sample field {name} label", scope_check=False) if raw.plain is None else None
+                )
+                if raw.plain is not None:
+                    label = dict.fromkeys(self.languages, raw.plain.text)
+                elif label_text is not None:
+                    label = dict(label_text.raw)
+            result.append(model.SampleField(name, fields["type"], options, fields.get("pii", False), label))
         return tuple(result)
 
     def _quota_definitions(self, top: Fields) -> None:

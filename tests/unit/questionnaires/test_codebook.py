@@ -207,3 +207,10 @@ def test_computed_type_follows_the_variables_it_uses() -> None:
     v = by_name(build_codebook(q))
     assert (v["C"].spss_type, v["C"].spss_format) == ("string", "A21")
     assert (v["D"].spss_type, v["D"].spss_format) == ("numeric", "F12.0")
+
+
+def test_sample_field_label() -> None:
+    q = compile_text(
+        doc("- {info: i, text: x}\n", top="sample:\n  - {name: region, type: text, label: 'Region (CRM)'}\n")
+    )
+    assert by_name(build_codebook(q))["region"].label == "Region (CRM)"
