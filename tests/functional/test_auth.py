@@ -195,3 +195,17 @@ class TestCookiesAndHeaders:
         for tag, attr in (("link", "href"), ("script", "src"), ("img", "src")):
             for element in page.html.find_all(tag):
                 assert element[attr].startswith("http://cati.test/"), element
+
+
+class TestEscaping:
+    def test_names_are_escaped_everywhere(self, world, as_role, dbsession):
+        world.users["admin"].display_name = '<script>alert("x")</script>'
+        world.own.name = "<b>bold</b> & co"
+        dbsession.flush()
+        app = as_role("admin")
+        for path in ("/", "/studies", "/admin/users", f"/studies/{world.own.slug}"):
+            page = app.get(path)
+            assert "<script>alert" not in page.text
+            assert "<b>bold</b>" not in page.text
+        assert "&lt;script&gt;" in app.get("/").text
+        assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in app.get("/studies").text

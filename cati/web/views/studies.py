@@ -124,7 +124,7 @@ class StudyViews:
         publishers = {v.published_by_id for v in study.versions if v.published_by_id}
         names = dict(request.dbsession.execute(
             select(User.id, User.display_name).where(User.id.in_(publishers))
-        ).tuples().all()) if publishers else {}
+        ).all()) if publishers else {}
         members = sorted((m.user for m in study.members), key=lambda u: (u.role, u.display_name.lower()))
         candidates: list[User] = []
         if can_manage:

@@ -60,6 +60,17 @@ class TestCatalogues:
                     problems.append(f"{where}: {msgid!r}: the German text must use the placeholders {sorted(wanted)}")
         assert not problems, "\n".join(problems)
 
+    def test_messages_are_plain_text(self):
+        # Jinja's newstyle gettext marks a translated template message as safe markup (only the
+        # %(values)s are escaped), so a "<" in a message would become a tag.
+        marked_up = [m for m in extracted() if "<" in m or ">" in m or "&" in m]
+        assert not marked_up, f"messages must be plain text, without <, > or &: {marked_up}"
+        for entry in catalog("de"):
+            if not entry.id:
+                continue  # the header
+            strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+            assert not any(c in s for s in strings for c in "<>&"), entry.id
+
     def test_english_catalogue_lists_every_message(self):
         english = catalog("en")
         missing = [msgid for msgid in extracted() if english.get(msgid) is None]
