@@ -112,3 +112,17 @@ def test_login_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
             browser.close()
     assert (tmp_path / "start-page.png").stat().st_size > 1000
     assert not problems, problems
+
+
+class TestChromiumRequirement:
+    def test_missing_chromium_skips_on_a_workstation(self, monkeypatch, tmp_path):
+        monkeypatch.setitem(globals(), "CHROMIUM", tmp_path / "no-chromium")
+        monkeypatch.delenv("CI", raising=False)
+        with pytest.raises(pytest.skip.Exception):
+            require_chromium()
+
+    def test_missing_chromium_fails_on_ci(self, monkeypatch, tmp_path):
+        monkeypatch.setitem(globals(), "CHROMIUM", tmp_path / "no-chromium")
+        monkeypatch.setenv("CI", "true")
+        with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
+            require_chromium()
