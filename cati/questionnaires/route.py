@@ -314,11 +314,16 @@ class Scope:
         """Whether a condition holds; a missing condition always does."""
         return expr is None or ex.truthy(self.evaluate(expr))
 
-    def label_of(self, name: str) -> str | None:
-        """The label(s) of the current value of ``name`` in the interview language."""
+    def label_of(self, name: str, value: Any) -> str | None:
+        """``label(x)``: the option label(s) of ``value`` (the value of ``name``) in the
+        interview language."""
         from .render import value_labels  # local: render imports this module
 
         resolved = self.resolve(name)
         if resolved is None:
             return None
-        return value_labels(self, resolved[0], self.raw(name), self.call.state.lang)
+        if isinstance(value, ex.Special):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        return value_labels(self, resolved[0], value, self.call.state.lang)
