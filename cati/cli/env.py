@@ -12,14 +12,11 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import transaction
-from pyramid.exceptions import ConfigurationError
-from sqlalchemy.orm import Session
-
-from cati.db import get_engine, get_session_factory, get_tm_session
-from cati.settings import parse_settings
+if TYPE_CHECKING:  # imported lazily: `cati check` must start without Pyramid and SQLAlchemy
+    import transaction
+    from sqlalchemy.orm import Session
 
 
 class CommandError(Exception):
@@ -41,7 +38,10 @@ class CommandEnv:
 def load_settings(config_path: str) -> dict[str, Any]:
     if not os.path.exists(config_path):
         raise CommandError(f"settings file {config_path!r} not found (use -c INI or set CATI_CONFIG)")
+    from pyramid.exceptions import ConfigurationError
     from pyramid.paster import get_appsettings
+
+    from cati.settings import parse_settings
 
     with contextlib.suppress(KeyError, ValueError, OSError):  # an INI without logging sections is fine
         logging.config.fileConfig(config_path, disable_existing_loggers=False)
@@ -55,6 +55,10 @@ def load_settings(config_path: str) -> dict[str, Any]:
 def command_env(config_path: str) -> Iterator[CommandEnv]:
     """Yield a session inside one transaction: committed if the block ends normally, rolled back
     if it raises — a failed command changes nothing."""
+    import transaction
+
+    from cati.db import get_engine, get_session_factory, get_tm_session
+
     settings = load_settings(config_path)
     engine = get_engine(settings)
     tm = transaction.TransactionManager(explicit=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cati.models import Purpose
-
 from .env import CommandError, command_env, run
+
+# Kept here (not imported from cati.models) so `cati --help` and `cati check` start without SQLAlchemy.
+PURPOSES = ("research", "customer_satisfaction", "telemarketing")
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     create.add_argument("--questionnaire", required=True, type=Path, metavar="FILE")
     create.add_argument("--name", metavar="SLUG", help="the study's slug (default: the questionnaire id)")
     create.add_argument("--title", help="display name (default: the questionnaire title)")
-    create.add_argument("--purpose", default=Purpose.RESEARCH.value, choices=[p.value for p in Purpose])
+    create.add_argument("--purpose", default="research", choices=PURPOSES)
     create.add_argument("--client", help="client organisation that commissioned the study")
     create.add_argument("--settings", type=Path, metavar="FILE", help="YAML mapping of fieldwork settings")
     create.set_defaults(func=lambda args: run(_create, args))

@@ -6,9 +6,10 @@ import argparse
 import getpass
 import sys
 
-from cati.models import Role
-
 from .env import CommandError, command_env, run
+
+# Kept here (not imported from cati.models) so `cati --help` and `cati check` start without SQLAlchemy.
+ROLES = ("admin", "researcher", "supervisor", "interviewer", "client")
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -16,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="create a user", parents=parents)
     add.add_argument("name", help="login name")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--display-name", help="full name shown in the UI (default: the login name)")
     add.add_argument("--first-name", help="first name read out to respondents as {$interviewer}")

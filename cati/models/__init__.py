@@ -3,7 +3,7 @@ alembic and for tests."""
 
 from .audit import AuditEvent
 from .meta import Base
-from .sample import Attempt, CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport
+from .sample import Attempt, CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, StudyZone
 from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
 from .user import Client, LoginFailure, Role, User
 
@@ -25,5 +25,6 @@ __all__ = [
     "Study",
     "StudyMember",
     "StudyStatus",
+    "StudyZone",
     "User",
 ]

@@ -49,6 +49,16 @@ class CallingZone(Base):
     region: Mapped[str] = mapped_column(String(8), default="")  # German state code, "" when unknown
 
 
+class StudyZone(Base):
+    """The calling zones a study's sample lies in (kept at import), so a draw knows which zones to
+    consider without scanning the sample."""
+
+    __tablename__ = "study_zones"
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("calling_zones.id"), primary_key=True)
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base, BigId, UTCDateTime, utcnow
@@ -45,6 +47,9 @@ class User(Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), default=None)
     #: Pseudonymous code exported instead of the person (``interviewer_id`` in data sets).
     code: Mapped[str] = mapped_column(String(16), unique=True)
+    #: Interviewer skills the scheduler honours: ``{"languages": ["de", "tr"], "refusal_conversion": true}``;
+    #: no languages listed = no language restriction.
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 

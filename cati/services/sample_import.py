@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cati.models import CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, Study
+from cati.models import CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, Study, StudyZone
 from cati.models.meta import utcnow
 from cati.questionnaires.model import Questionnaire, SampleField
 from cati.sampling.calling_rules import legal_basis_reason
@@ -121,6 +121,7 @@ class _Zones:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.ids = {(z.tz, z.country, z.region): z.id for z in session.scalars(select(CallingZone))}
+        self.used: set[int] = set()
 
     def id_for(self, tz: str, country: str, region: str) -> int:
         key = (tz, country, region)
@@ -129,7 +130,14 @@ class _Zones:
             self.session.add(zone)
             self.session.flush()
             self.ids[key] = zone.id
+        self.used.add(self.ids[key])
         return self.ids[key]
+
+    def remember_for(self, study_id: int) -> None:
+        known = set(self.session.scalars(select(StudyZone.zone_id).where(StudyZone.study_id == study_id)))
+        for zone_id in sorted(self.used - known):
+            self.session.add(StudyZone(study_id=study_id, zone_id=zone_id))
+        self.session.flush()
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -263,6 +271,7 @@ def _write(session: Session, study: Study, batch: SampleImport, records: list[Co
             for position, e164 in enumerate(numbers, start=1)
         ])
         report.imported += len(ids)
+    zones.remember_for(study.id)
 
 
 def default_country(phone: Any) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 23:07:28.722266
+Create Date: 2026-11-22 23:13:03.020626
 """
 
 from alembic import op
@@ -50,6 +50,13 @@ def upgrade() -> None:
     with op.batch_alter_table('sample_imports', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sample_imports_study_id'), ['study_id'], unique=False)
 
+    op.create_table('study_zones',
+    sa.Column('study_id', sa.Integer(), nullable=False),
+    sa.Column('zone_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_study_zones_study_id_studies')),
+    sa.ForeignKeyConstraint(['zone_id'], ['calling_zones.id'], name=op.f('fk_study_zones_zone_id_calling_zones')),
+    sa.PrimaryKeyConstraint('study_id', 'zone_id', name=op.f('pk_study_zones'))
+    )
     op.create_table('cases',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('study_id', sa.Integer(), nullable=False),
@@ -137,11 +144,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_case_phones_e164', ['e164'], unique=False)
         batch_op.create_index('ix_case_phones_study_id_e164', ['study_id', 'e164'], unique=False)
 
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('skills', sa.JSON(), nullable=False))
+
     
 
 
 def downgrade() -> None:
     
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('skills')
+
     with op.batch_alter_table('case_phones', schema=None) as batch_op:
         batch_op.drop_index('ix_case_phones_study_id_e164')
         batch_op.drop_index('ix_case_phones_e164')
@@ -160,6 +173,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_claimed')
 
     op.drop_table('cases')
+    op.drop_table('study_zones')
     with op.batch_alter_table('sample_imports', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sample_imports_study_id'))
 

@@ -122,3 +122,23 @@ def test_initdb_demo_is_repeatable(ini, engine, capsys):
     users_before = len(_rows(engine, User))
     assert main(["initdb", "--demo", "-c", ini]) == 0
     assert len(_rows(engine, User)) == users_before == 6
+
+
+def test_command_choices_match_the_models():
+    from cati.cli import study, user
+    from cati.models import Purpose, Role
+
+    assert set(user.ROLES) == {r.value for r in Role}
+    assert set(study.PURPOSES) == {p.value for p in Purpose}
+
+
+def test_check_starts_without_web_framework_or_database():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cati.cli; cati.cli.build_parser(); "
+        "print(sorted(m for m in ('pyramid', 'sqlalchemy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
