@@ -420,13 +420,13 @@ def legal_basis_reason(
     if purpose_rule != "consent":
         return None
     what = f"purpose {purpose}" if purpose else "legal basis consent"
+    if person_type == "business" and customer:
+        return None
     if consent_at is not None:
         if at_utc is not None and _utc(consent_at) > _utc(at_utc):
             return f"consent is dated in the future ({_utc(consent_at):%Y-%m-%d %H:%M} UTC)"
         return None
     if person_type == "business":
-        if customer:
-            return None
         return (
             "business contact without documented consent or existing customer relationship "
             f"({what} requires presumed consent for business contacts, UWG § 7)"
@@ -560,12 +560,14 @@ def explain(facts: CaseFacts, rules: CallingRules, at_utc: dt.datetime) -> Expla
     legal = legal_basis_reason(
         rules.legal_basis, facts.person_type, facts.customer, facts.consent_at, purpose=rules.purpose, at_utc=at
     )
-    if legal:
+    if legal and facts.consent_at is not None and _utc(facts.consent_at) > at:
+        waits.append((legal, _utc(facts.consent_at)))  # valid from the documented moment on
+    elif legal:
         permanent.append(legal)
     zone = _zone(facts.tz) if facts.tz else None
     if zone is None:
         permanent.append(_no_zone_reason(facts.tz))
-        return Explanation(False, permanent, None)
+        return Explanation(False, permanent + [r for r, _ in waits], None)
     appointment = _utc(facts.appointment_at) if facts.appointment_at is not None else None
     blocks = _attempt_blocks(
         rules, zone, at, facts.attempts_total, facts.attempts_today, facts.last_outcome,
