@@ -53,10 +53,13 @@ class QuotaGate(Protocol):
     ``assign`` is called with the first matching cell (``None`` when no cell matches) and returns
     True when the interview is admitted. The server's implementation reserves a place in the
     cell; when a changed answer sends the walk through the quota node again it is called again
-    and should move the reservation.
+    and should move the reservation. ``is_open`` answers the same question without reserving
+    anything (for ``quota_open()`` in expressions).
     """
 
     def assign(self, quota: model.Quota, cell: model.QuotaCell | None, state: State) -> bool: ...
+
+    def is_open(self, quota: model.Quota, cell: model.QuotaCell | None, state: State) -> bool: ...
 
 
 class OfflineQuotaGate:
@@ -72,21 +75,12 @@ class OfflineQuotaGate:
 
     def assign(self, quota: model.Quota, cell: model.QuotaCell | None, state: State) -> bool:
         self.assignments.append((quota.id, cell.id if cell is not None else None))
-        return cell is None or not self.is_full(quota, cell)
+        return self.is_open(quota, cell, state)
 
-    def is_full(self, quota: model.Quota, cell: model.QuotaCell) -> bool:
-        if quota.mode == "counter" or cell.target is None:
-            return False
-        return (quota.id, cell.id) in self.full
-
-    def is_open(self, quota_id: str, quotas: Mapping[str, model.Quota]) -> bool:
-        """For ``quota_open(id)``: a quota (or ``quota.cell``) with room left."""
-        quota_name, _, cell_name = quota_id.partition(".")
-        quota = quotas.get(quota_name)
-        if quota is None:
+    def is_open(self, quota: model.Quota, cell: model.QuotaCell | None, state: State) -> bool:
+        if cell is None or quota.mode == "counter" or cell.target is None:
             return True
-        cells = [c for c in quota.cells if not cell_name or c.id == cell_name]
-        return any(not self.is_full(quota, c) for c in cells)
+        return (quota.id, cell.id) not in self.full
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,11 +327,18 @@ class _Walk:
             self.moment = dt.datetime.now(dt.UTC)
         return self.moment
 
-    def _quota_open(self, quota_id: str) -> bool:
-        is_open = getattr(self.gate, "is_open", None)
-        if is_open is None:
+    def _quota_open(self, quota_id: str, scope: Scope) -> bool:
+        """``quota_open(q)``: whether this respondent's cell of quota ``q`` (the first cell whose
+        condition holds here, or the cell named as ``q.cell``) still admits interviews."""
+        quota_name, _, cell_name = quota_id.partition(".")
+        quota = self.flow.quotas.get(quota_name)
+        if quota is None:
             return True
-        return bool(is_open(quota_id, self.flow.quotas))
+        if cell_name:
+            cell = next((c for c in quota.cells if c.id == cell_name), None)
+        else:
+            cell = next((c for c in quota.cells if scope.holds(c.condition)), None)
+        return bool(self.gate.is_open(quota, cell, self.state))
 
     # -- scopes ------------------------------------------------------------------------------
     def stack_scope(self) -> Scope:

@@ -194,7 +194,8 @@ class Screen:
 
     ``text`` is read out; ``instruction`` is for the interviewer only. ``existing`` is the stored
     answer in the form :meth:`Engine.answer` accepts (grids: ``{row code: value}``), so going back
-    shows what was entered. ``errors`` carries hard or unconfirmed soft failures found by the
+    shows what was entered. For ``nps`` the options are the labelled ends of the scale (0 and
+    10). ``errors`` carries hard or unconfirmed soft failures found by the
     completion re-check that sent the interviewer here.
     """
 
@@ -296,7 +297,7 @@ def build_screen(
             other_key=(o.other.id + key[len(q.id) :]) if o.other is not None else None,
             other_max_length=o.other.max_length if o.other is not None else None,
         )
-        for o in shown_options(q.options, option_order)
+        for o in shown_options(q.scale_labels if q.type == "nps" else q.options, option_order)
         if scope.holds(o.show_if)
     )
     answers = state.answers

@@ -197,7 +197,7 @@ class Call:
     flow: FlowIndex
     state: Any  # cati.questionnaires.state.State
     today: dt.date
-    quota_open: Callable[[str], bool] | None = None
+    quota_open: Callable[[str, Scope], bool] | None = None
 
 
 class Scope:
@@ -286,7 +286,7 @@ class Scope:
             self._env = ex.Env(
                 self.lookup,
                 label=self.label_of,
-                quota_open=self.call.quota_open,
+                quota_open=self._quota_open,
                 loop_code=self.loop_code,
                 loop_label=self.loop_label() if self.codes else None,
                 today=self.call.today,
@@ -301,7 +301,7 @@ class Scope:
         env = ex.Env(
             self.lookup,
             label=self.label_of,
-            quota_open=self.call.quota_open,
+            quota_open=self._quota_open,
             loop_code=self.loop_code,
             loop_label=self.loop_label() if self.codes else None,
             today=self.call.today,
@@ -309,6 +309,10 @@ class Scope:
             lang=state.lang,
         )
         return expr.evaluate(env)
+
+    def _quota_open(self, quota_id: str) -> bool:
+        check = self.call.quota_open
+        return True if check is None else check(quota_id, self)
 
     def holds(self, expr: ex.Expr | None) -> bool:
         """Whether a condition holds; a missing condition always does."""

@@ -203,6 +203,7 @@ def test_nps_is_an_integer_from_0_to_10():
     state = start(engine)
     screen = current(engine, state)
     assert (screen.min, screen.max, screen.decimals) == (0, 10, 0)
+    assert [o.code for o in screen.options] == [0, 10]  # the labelled ends of the scale
     refused(engine.answer(state, "R", 11), "max")
     assert engine.answer(state, "R", 10).accepted
 
@@ -348,3 +349,53 @@ def test_no_screen_at_all_completes_at_start():
     screen = engine.screen(state)
     assert isinstance(screen, Ended) and screen.status == "complete"
     assert engine.export_row(state)["C"] == 1
+
+
+# -- expression functions that need the engine ------------------------------------------------
+def test_label_function_and_label_fill_show_option_labels():
+    engine = engine_for(
+        """\
+- {id: S, type: single, special: [REF], text: s, options: [{code: 1, de: Rad}, {code: 2, de: Auto}]}
+- {id: T, type: text, text: "{=label(S)} / {S:label} / {S}"}
+""",
+        "special_codes: {REF: {code: 99, de: keine Angabe}}",
+    )
+    state = start(engine)
+    engine.answer(state, "S", 2)
+    assert current(engine, state).text == "Auto / Auto / 2"
+    engine.back(state)
+    engine.answer(state, "S", "REF")
+    assert current(engine, state).text == "keine Angabe / keine Angabe / keine Angabe"
+
+
+def test_quota_open_asks_the_gate():
+    from cati.questionnaires.engine import OfflineQuotaGate
+
+    engine = engine_for(
+        """\
+- {id: S, type: single, text: s, options: [{code: 1, de: m}, {code: 2, de: w}]}
+- quota: sex
+- {id: T, type: text, text: t, show_if: "quota_open('sex')"}
+- {id: U, type: text, text: u}
+""",
+        """\
+quotas:
+  - id: sex
+    on_full: QF
+    cells: [{id: m, if: "S == 1", target: 5}, {id: w, if: "S == 2", target: 5}]
+""",
+    )
+    gate = OfflineQuotaGate({("sex", "w")})
+    state = engine.start(1, {}, gate=gate)
+    engine.answer(state, "S", 1, gate=gate)
+    assert current(engine, state).key == "T"  # the respondent's cell (m) is open
+    gate = OfflineQuotaGate({("sex", "m")})
+    state = engine.start(1, {}, gate=gate)
+    assert engine.answer(state, "S", 1, gate=gate).screen.disposition == "QF"
+    engine.back(state)
+    engine.answer(state, "S", 2, gate=gate)
+    assert current(engine, state).key == "T"
+    gate.full.add(("sex", "w"))
+    engine.back(state)
+    engine.answer(state, "S", 2, gate=gate)  # unchanged answer: the route stands as it was
+    assert current(engine, state).key == "T"
