@@ -19,7 +19,9 @@ change after a restart without remembering the build step.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,10 +108,13 @@ def compile_catalogs(locale_dir: Path = LOCALE_DIR, *, force: bool = False) -> l
         locale = po_path.parents[1].name
         with po_path.open("rb") as fh:
             catalog = read_po(fh, locale=locale, domain=po_path.stem)
-        tmp_path = mo_path.with_suffix(".mo.tmp")
-        with tmp_path.open("wb") as fh:
+        # Write beside the target under a unique name, then rename (atomic): processes starting at
+        # once (pserve workers, pytest-xdist) never read half a file or write into each other's.
+        with tempfile.NamedTemporaryFile("wb", dir=mo_path.parent, prefix=".cati-", suffix=".mo",
+                                         delete=False) as fh:
             write_mo(fh, catalog, use_fuzzy=False)
-        tmp_path.replace(mo_path)  # atomic: a second process starting at once never reads half a file
+        os.chmod(fh.name, 0o644)  # mkstemp's 0600 would hide it from a server running as another user
+        Path(fh.name).replace(mo_path)
         written.append(mo_path)
     return written
 

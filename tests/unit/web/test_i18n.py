@@ -105,7 +105,7 @@ class TestCompile:
         with (locale_dir / "de" / "LC_MESSAGES" / "cati.mo").open("rb") as fh:
             translations = gettext.GNUTranslations(fh)
         assert translations.gettext("Log in") == "Anmelden"
-        assert not list(locale_dir.rglob("*.tmp"))
+        assert not list(locale_dir.rglob(".cati-*"))
 
     def test_skips_up_to_date_and_recompiles_changed(self, tmp_path):
         locale_dir = self.copy_catalogues(tmp_path)
