@@ -315,6 +315,12 @@ class _Walk:
     errors: tuple[CheckMessage, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        questionnaire = self.engine.questionnaire
+        if (self.state.questionnaire_id, self.state.version) != (questionnaire.id, questionnaire.version):
+            raise EngineError(
+                f"this interview runs on {self.state.questionnaire_id} version {self.state.version}, "
+                f"not on {questionnaire.id} version {questionnaire.version}"
+            )
         self.flow = self.engine.flow
         gate = self.gate_override if self.gate_override is not None else self.engine.gate
         self.gate = gate

@@ -50,6 +50,15 @@ COMPLETE = "complete"
 ENDED = "ended"
 
 
+def _copy_flat(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Copy of a mapping whose values are scalars or lists of scalars (answers, orders)."""
+    return {k: (v.copy() if type(v) is list else v) for k, v in mapping.items()}
+
+
+def _copy_route(route: list[list[Any]]) -> list[list[Any]]:
+    return [[e[0], e[1]] if len(e) == 2 else [e[0], e[1], list(e[2])] for e in route]
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of JSON-like data (much faster than :func:`copy.deepcopy`)."""
     if isinstance(value, dict):
@@ -96,10 +105,10 @@ class State:
             "lang": self.lang,
             "interviewer": self.interviewer,
             "sample": copy_json(self.sample),
-            "answers": copy_json(self.answers),
+            "answers": _copy_flat(self.answers),
             "frozen": copy_json(self.frozen),
-            "orders": copy_json(self.orders),
-            "route": copy_json(self.route),
+            "orders": _copy_flat(self.orders),
+            "route": _copy_route(self.route),
             "cursor": self.cursor,
             "stack": copy_json(self.stack),
             "ending": copy_json(self.ending),

@@ -335,6 +335,27 @@ def test_state_is_plain_json_with_the_documented_fields():
     assert [entry[1] for entry in data["route"]] == ["K1", "K2_2"]
 
 
+def test_a_state_runs_only_on_its_questionnaire_version():
+    state = engine_for(HOUSEHOLD).start(1, {})
+    other = engine_for(HOUSEHOLD.replace("Personen", "Leute"), languages="[de]")
+    assert other.screen(state).text == "Leute"  # same id and version: fine
+    bumped = Engine(load_questionnaire(TEXT_V5, "t.yaml"))
+    with pytest.raises(EngineError, match="version 4"):
+        bumped.screen(state)
+
+
+TEXT_V5 = """\
+format: cati/1
+id: t
+version: 5
+title: T
+languages: [de]
+dispositions: {COMPLETE: 1}
+flow:
+  - {id: D1, type: numeric, min: 1, max: 20, text: "Personen"}
+"""
+
+
 def test_from_dict_rejects_unknown_format():
     with pytest.raises(ValueError):
         State.from_dict({"format": 99})
