@@ -15,9 +15,9 @@ Public API (stable; other modules code against it):
 * ``DK``, ``REF``, ``NA`` (instances of :class:`Special`), ``SPECIALS``; ``truthy(value)``;
   ``references_unanswered(expr, lookup)``; ``infer_type(expr)``; ``FUNCTIONS``; ``RESERVED_WORDS``.
 
-Decisions where §5 is silent are listed in ``docs/questionnaire-format.md``; each rule below is
-also stated next to the code that implements it.  Evaluation never raises on any combination of
-values: a type mismatch gives null (arithmetic, functions) or false (comparisons).
+Where §5 is silent, the rule chosen is stated in a comment next to the code that implements it.
+Evaluation never raises on any combination of values: a type mismatch gives null (arithmetic,
+functions) or false (comparisons), so a questionnaire cannot crash an interview at run time.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ import ast
 import datetime as dt
 import keyword
 import math
+import operator
 import random
 import re
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,6 +114,8 @@ _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _IDENT_RE = re.compile(r"[A-Za-z0-9_]*")
 _LOOP_REFS = {"_code": "$code", "_label": "$label"}
 _FALLBACK_RNG = random.Random()
+# warnings.catch_warnings() swaps process-wide state; our own parses must not interleave in it.
+_WARNINGS_LOCK = threading.Lock()
 
 
 class Env:
@@ -146,7 +150,10 @@ Fn = Callable[[Env], Any]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Expr:
-    """A parsed expression; parse once, evaluate often (``evaluate`` never raises)."""
+    """A parsed expression: parse once, evaluate often.
+
+    ``evaluate`` never raises on any combination of values (only the Env's own callbacks can).
+    """
 
     source: str
     names: frozenset[str]
@@ -214,29 +221,17 @@ def _eq(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _ne(a: Any, b: Any) -> bool:
-    return not _eq(a, b)
+def _ordering(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    # Only numbers with numbers, texts with texts and dates with dates are ordered; null,
+    # specials, multis and mixed types make every ordering false (never an exception).
+    def compare(a: Any, b: Any) -> bool:
+        ta, tb = type(a), type(b)
+        return ((ta in _NUMS and tb in _NUMS) or (ta is tb and ta in _ORDERED)) and op(a, b)
+
+    return compare
 
 
-def _orderable(a: Any, b: Any) -> bool:
-    ta, tb = type(a), type(b)
-    return (ta in _NUMS and tb in _NUMS) or (ta is tb and ta in _ORDERED)
-
-
-def _lt(a: Any, b: Any) -> bool:
-    return _orderable(a, b) and a < b
-
-
-def _le(a: Any, b: Any) -> bool:
-    return _orderable(a, b) and a <= b
-
-
-def _gt(a: Any, b: Any) -> bool:
-    return _orderable(a, b) and a > b
-
-
-def _ge(a: Any, b: Any) -> bool:
-    return _orderable(a, b) and a >= b
+_lt, _le, _gt, _ge = (_ordering(op) for op in (operator.lt, operator.le, operator.gt, operator.ge))
 
 
 def _in(a: Any, b: Any) -> bool:
@@ -248,10 +243,6 @@ def _in(a: Any, b: Any) -> bool:
     return tb is str and type(a) is str and a in b
 
 
-def _not_in(a: Any, b: Any) -> bool:
-    return not _in(a, b)
-
-
 def _shift(d: dt.date, days: int) -> dt.date | None:
     try:
         return d + dt.timedelta(days=days)
@@ -260,6 +251,7 @@ def _shift(d: dt.date, days: int) -> dt.date | None:
 
 
 def _add(a: Any, b: Any) -> Any:
+    # '+' also joins two texts and moves a date by whole days; other mixes give null.
     ta, tb = type(a), type(b)
     if ta in _NUMS and tb in _NUMS:
         try:
@@ -276,6 +268,7 @@ def _add(a: Any, b: Any) -> Any:
 
 
 def _sub(a: Any, b: Any) -> Any:
+    # date - date is the number of days between them (an integer).
     ta, tb = type(a), type(b)
     if ta in _NUMS and tb in _NUMS:
         try:
@@ -290,11 +283,13 @@ def _sub(a: Any, b: Any) -> Any:
 
 
 def _numeric_op(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    # '*', '/' and '%' take numbers only (no text repetition); '/' always gives a float and '%'
+    # has the sign of the divisor, as in Python. Overflow and division by zero give null.
     def apply(a: Any, b: Any) -> Any:
         if type(a) in _NUMS and type(b) in _NUMS:
             try:
                 return _finite(op(a, b))
-            except ArithmeticError:  # division by zero, float overflow
+            except ArithmeticError:
                 return None
         return None
 
@@ -309,8 +304,8 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Mod: _numeric_op(lambda a, b: a % b),
 }
 _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: _eq, ast.NotEq: _ne, ast.Lt: _lt, ast.LtE: _le, ast.Gt: _gt, ast.GtE: _ge,
-    ast.In: _in, ast.NotIn: _not_in,
+    ast.Eq: _eq, ast.NotEq: lambda a, b: not _eq(a, b), ast.Lt: _lt, ast.LtE: _le, ast.Gt: _gt, ast.GtE: _ge,
+    ast.In: _in, ast.NotIn: lambda a, b: not _in(a, b),
 }
 _BAD_OPS = {
     ast.Pow: ("**", "'**' is not allowed"),
@@ -358,6 +353,7 @@ def _aggregate(op: Callable[[list[Any]], Any]) -> Callable[..., Any]:
 
 
 def _selected(env: Env, x: Any, *codes: Any) -> bool:
+    # A multi: any of the codes chosen; a single (or a special) must equal one of them.
     codes_ = _flat(codes)
     if x is None:
         return False
@@ -366,11 +362,8 @@ def _selected(env: Env, x: Any, *codes: Any) -> bool:
     return any(_eq(x, c) for c in codes_)
 
 
-def _any_of(env: Env, x: Any, codes: Any) -> bool:
-    return _selected(env, x, codes)
-
-
 def _all_of(env: Env, x: Any, codes: Any) -> bool:
+    # Like selected(), but every code must be chosen; an empty list holds for any non-null x.
     codes_ = _flat((codes,))
     if x is None:
         return False
@@ -380,6 +373,7 @@ def _all_of(env: Env, x: Any, codes: Any) -> bool:
 
 
 def _count(env: Env, x: Any) -> int:
+    # Codes chosen in a multi; null and specials count as none, any other value as one.
     if type(x) in _SEQS:
         return sum(1 for e in x if _real(e))
     return 1 if _real(x) else 0
@@ -420,6 +414,7 @@ def _today(env: Env) -> dt.date:
 
 
 def _as_date(v: Any) -> dt.date | None:
+    # ISO texts are accepted too, since sample files often carry dates as text.
     if type(v) is dt.date:
         return v
     if type(v) is str and len(v) <= 32:
@@ -431,6 +426,7 @@ def _as_date(v: Any) -> dt.date | None:
 
 
 def _age(env: Env, d: Any) -> int | None:
+    # Completed years; a 29 February birthday completes on 1 March in other years.
     born = _as_date(d)
     if born is None:
         return None
@@ -444,6 +440,7 @@ def _year(env: Env, d: Any) -> int | None:
 
 
 def _random_pick(env: Env, items: Any) -> Any:
+    # Null and special items are never drawn. Without an rng (tests, previews) draws are unseeded.
     if type(items) not in _SEQS:
         return None
     choices = [e for e in items if _real(e)]
@@ -456,29 +453,15 @@ def _random_int(env: Env, lo: Any, hi: Any) -> int | None:
     return (env.rng or _FALLBACK_RNG).randint(lo, hi)
 
 
+# Functions that take their arguments' values (iif, label, matches, quota_open are compiled apart).
 _EAGER: dict[str, Callable[..., Any]] = {
-    "answered": lambda env, x: _real(x),
-    "special": lambda env, x: type(x) is Special,
-    "is_dk": lambda env, x: x is DK,
-    "is_ref": lambda env, x: x is REF,
-    "is_na": lambda env, x: x is NA,
-    "selected": _selected,
-    "any_of": _any_of,
-    "all_of": _all_of,
-    "count": _count,
-    "sum": _aggregate(sum),
-    "min": _aggregate(min),
-    "max": _aggregate(max),
-    "mean": _aggregate(lambda nums: sum(nums) / len(nums)),
-    "abs": _abs,
-    "round": _round,
-    "between": _between,
-    "len": _len,
-    "today": _today,
-    "age": _age,
-    "year": _year,
-    "random_pick": _random_pick,
-    "random_int": _random_int,
+    "answered": lambda env, x: _real(x), "special": lambda env, x: type(x) is Special,
+    "is_dk": lambda env, x: x is DK, "is_ref": lambda env, x: x is REF, "is_na": lambda env, x: x is NA,
+    "selected": _selected, "any_of": _selected, "all_of": _all_of, "count": _count,
+    "sum": _aggregate(sum), "min": _aggregate(min), "max": _aggregate(max),
+    "mean": _aggregate(lambda nums: sum(nums) / len(nums)), "abs": _abs, "round": _round,
+    "between": _between, "len": _len, "today": _today, "age": _age, "year": _year,
+    "random_pick": _random_pick, "random_int": _random_int,
 }
 # name -> (least, most) number of arguments; None = any number
 _ARITY: dict[str, tuple[int, int | None]] = {
@@ -491,13 +474,9 @@ _ARITY: dict[str, tuple[int, int | None]] = {
 }
 FUNCTIONS = frozenset(_ARITY)
 RESERVED_WORDS = frozenset({*_CONSTANT_NAMES, "True", "False", "None", *keyword.kwlist})
-_BOOLEAN_FUNCS = frozenset({
-    "answered", "special", "is_dk", "is_ref", "is_na", "selected", "any_of", "all_of", "between",
-    "matches", "quota_open",
-})
-_NUMERIC_FUNCS = frozenset({
-    "count", "sum", "min", "max", "mean", "abs", "round", "len", "age", "year", "random_int",
-})
+_BOOLEAN_FUNCS = frozenset({"answered", "special", "is_dk", "is_ref", "is_na", "selected", "any_of", "all_of",
+                            "between", "matches", "quota_open"})
+_NUMERIC_FUNCS = frozenset({"count", "sum", "min", "max", "mean", "abs", "round", "len", "age", "year", "random_int"})
 
 
 def _arity_message(name: str, least: int, most: int | None) -> str:
@@ -556,7 +535,7 @@ def _compile_pattern(pattern: str) -> tuple[re.Pattern[str], int]:
     if len(pattern) > MAX_PATTERN:
         raise ValueError(f"the pattern is longer than {MAX_PATTERN} characters")
     try:
-        with warnings.catch_warnings():
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = _sre_parse.parse(pattern)
             rx = re.compile(pattern)
@@ -646,10 +625,7 @@ _NODE_MESSAGES: dict[type, str] = {
     ast.Attribute: "attribute access ('.') is not allowed",
     ast.Subscript: "subscripts ('x[...]') are not allowed",
     ast.Lambda: "lambda is not allowed",
-    ast.ListComp: "comprehensions are not allowed",
-    ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
+    **dict.fromkeys((ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp), "comprehensions are not allowed"),
     ast.IfExp: "'a if c else b' is not allowed; use iif(c, a, b)",
     ast.NamedExpr: "assignment (':=') is not allowed",
     ast.Starred: "'*' unpacking is not allowed",
@@ -658,8 +634,7 @@ _NODE_MESSAGES: dict[type, str] = {
     ast.Set: "sets ('{...}') are not allowed; use a list [a, b]",
     ast.Dict: "dictionaries ('{...}') are not allowed",
     ast.Await: "'await' is not allowed",
-    ast.Yield: "'yield' is not allowed",
-    ast.YieldFrom: "'yield' is not allowed",
+    **dict.fromkeys((ast.Yield, ast.YieldFrom), "'yield' is not allowed"),
     ast.Slice: "slices are not allowed",
 }
 
@@ -852,7 +827,7 @@ class _Compiler:
             if isinstance(arg, ast.Starred):
                 raise self.fail("'*' unpacking is not allowed", arg)
         if name.startswith("random_") and not self.allow_random:
-                raise self.fail(f"{name}() is only allowed in computed questions", node)
+            raise self.fail(f"{name}() is only allowed in computed questions", node)
         least, most = _ARITY[name]
         if len(node.args) < least or (most is not None and len(node.args) > most):
             raise self.fail(_arity_message(name, least, most), node)
@@ -945,7 +920,7 @@ def parse(source: str, *, allow_random: bool = False) -> Expr:
     if not body.strip():
         raise ExpressionError("the expression is empty", 0)
     try:
-        with warnings.catch_warnings():  # '\\d' in a pattern is meant literally; no escape warnings
+        with _WARNINGS_LOCK, warnings.catch_warnings():  # '\\d' in a pattern means backslash-d
             warnings.simplefilter("ignore")
             tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
