@@ -118,7 +118,9 @@ _MISSING = object()
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
-    return now if now is not None else dt.datetime.now(dt.UTC)
+    """``now``, or the current time in the server's local time zone: ``today()`` in expressions is
+    the date of this moment in its own time zone, so near midnight it is the local date."""
+    return now if now is not None else dt.datetime.now().astimezone()
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -233,7 +235,7 @@ class Engine:
     ) -> Screen | Ended:
         """Skip forward over screens whose stored answers still pass, to the first open question
         (Blaise's "End" key after a back jump). Info screens are passed too."""
-        while True:
+        for _ in range(len(state.route) + 100 * len(self.flow.nodes) + 100):  # bounded, just in case
             screen = self.screen(state)
             if isinstance(screen, Ended):
                 return screen
@@ -244,6 +246,7 @@ class Engine:
                 return result.screen
             if state.cursor == screen.position and state.status == ACTIVE:
                 return result.screen  # completion re-check sent us back here
+        return self.screen(state)
 
     def back(self, state: State, to_key: str | None = None, *, now: dt.datetime | None = None) -> Screen:
         """Return to the previous screen, or to the visited screen ``to_key``; nothing changes
@@ -324,13 +327,13 @@ class _Walk:
         self.flow = self.engine.flow
         gate = self.gate_override if self.gate_override is not None else self.engine.gate
         self.gate = gate
-        today = (self.moment or dt.datetime.now(dt.UTC)).date()
+        today = _now(self.moment).date()
         self.call = Call(self.flow, self.state, today, self._quota_open)
 
     @property
     def now(self) -> dt.datetime:
         if self.moment is None:
-            self.moment = dt.datetime.now(dt.UTC)
+            self.moment = _now(None)
         return self.moment
 
     def _quota_open(self, quota_id: str, scope: Scope) -> bool:
