@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -34,8 +35,13 @@ def add_renderer_globals(event: BeforeRender) -> None:
             return "–"
         return format_datetime(value, "short", tzinfo=DISPLAY_TIMEZONE, locale=request.locale_name)
 
+    # Where the language switch returns to: this page, or after a refused POST the page the form
+    # was on (a POST-only URL cannot be fetched again with GET).
+    here = request.path_qs if request.method in ("GET", "HEAD") else urlsplit(request.referer or "").path or "/"
+
     event.update({
         "user": request.identity,
+        "here": here,
         "can": can,
         "P": Permission,
         "label": lambda kind, value: request.localizer.translate(label(kind, value)),

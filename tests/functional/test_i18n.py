@@ -66,3 +66,9 @@ class TestLanguage:
         english = switch_to(german, "en").follow()
         assert "In field" in english.text
         assert "Market research" in english.text
+
+    def test_switch_after_a_refused_post_returns_to_the_form_page(self, world, as_role):
+        app = as_role("admin")
+        page = app.get(f"/studies/{world.own.slug}")
+        refused = page.forms["settings-form"].submit(status=422, headers={"Referer": page.request.url})
+        assert refused.forms["language-form"]["next"].value == f"/studies/{world.own.slug}"
