@@ -265,11 +265,25 @@ def format_report(report: Mapping[str, Any]) -> str:
 
 
 class RandomRespondent:
-    """Random but mostly valid answers; sometimes specials, invalid entries and back jumps."""
+    """Random but mostly valid answers; sometimes specials, invalid entries and back jumps.
+
+    Half of the single choices go to the option this respondent has picked least often so far
+    (over all its interviews), so that a few hundred runs cover every reachable option.
+    """
 
     def __init__(self, engine: Engine, rng: random.Random) -> None:
         self.engine = engine
         self.rng = rng
+        self.picks: dict[str, Counter[int]] = {}
+
+    def _pick(self, screen: Screen) -> int:
+        counts = self.picks.setdefault(screen.node_id, Counter())
+        if self.rng.random() < 0.5:
+            code = min(screen.options, key=lambda o: (counts[o.code], self.rng.random())).code
+        else:
+            code = self.rng.choice(screen.options).code
+        counts[code] += 1
+        return code
 
     def sample(self) -> dict[str, Any]:
         rng = self.rng
@@ -294,7 +308,7 @@ class RandomRespondent:
             return rng.choice(screen.specials).name
         kind = screen.type
         if kind == "single":
-            return rng.choice(screen.options).code if screen.options else self._special_or_none(screen)
+            return self._pick(screen) if screen.options else self._special_or_none(screen)
         if kind == "multi":
             return self._multi(screen)
         if kind == "grid":
@@ -313,7 +327,7 @@ class RandomRespondent:
     def _grid_cell(self, screen: Screen) -> Any:
         if screen.specials and self.rng.random() < 0.05:
             return self.rng.choice(screen.specials).name
-        return self.rng.choice(screen.options).code if screen.options else None
+        return self._pick(screen) if screen.options else None
 
     def _multi(self, screen: Screen) -> Any:
         rng = self.rng
