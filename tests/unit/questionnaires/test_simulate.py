@@ -221,3 +221,19 @@ flow:
     report = run_random(engine, 30, seed=2).report()
     assert report["never_reached"]["questions"] == ["B"]
     assert report["never_reached"]["options"] == {"A": [2]}
+
+
+def test_export_row_has_every_codebook_variable_in_order_and_takes_server_paradata(ebike):
+    result = run_script(ebike, script("ebike_complete.yaml"), seed=7, now=NOW)
+    assert list(result.data) == [v.name for v in ebike.codebook()]
+    row = ebike.export_row(result.state, {"resp_id": "r-17", "interviewer_id": "i-3"})
+    assert (row["resp_id"], row["interviewer_id"], row["disposition"]) == ("r-17", "i-3", 1)
+    on_route = {k for k in result.state.answers if k in result.state.on_route}
+    assert on_route <= {v.answer_key for v in ebike.codebook()}
+
+
+def test_partial_interview_exports_no_disposition_or_end(ebike):
+    state = ebike.start(1, {}, now=NOW)
+    ebike.answer(state, "S1", 40)
+    row = ebike.export_row(state)
+    assert (row["S1"], row["disposition"], row["end_ts"], row["duration_s"]) == (40, None, None, None)
