@@ -234,6 +234,7 @@ def test_export_row_has_every_codebook_variable_in_order_and_takes_server_parada
 
 def test_partial_interview_exports_no_disposition_or_end(ebike):
     state = ebike.start(1, {}, now=NOW)
+    ebike.forward(state)  # the intro
     ebike.answer(state, "S1", 40)
     row = ebike.export_row(state)
     assert (row["S1"], row["disposition"], row["end_ts"], row["duration_s"]) == (40, None, None, None)
