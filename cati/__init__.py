@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+# Pyramid 2.1 still imports pkg_resources, which setuptools deprecates loudly; the warning is not
+# ours to fix and would otherwise be printed by every `cati` command that reads an INI file.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated as an API", category=UserWarning)
 
 
 

@@ -38,15 +38,15 @@ class CommandEnv:
 def load_settings(config_path: str) -> dict[str, Any]:
     if not os.path.exists(config_path):
         raise CommandError(f"settings file {config_path!r} not found (use -c INI or set CATI_CONFIG)")
+    import plaster
     from pyramid.exceptions import ConfigurationError
-    from pyramid.paster import get_appsettings
 
     from cati.settings import parse_settings
 
     with contextlib.suppress(KeyError, ValueError, OSError):  # an INI without logging sections is fine
         logging.config.fileConfig(config_path, disable_existing_loggers=False)
     try:
-        return parse_settings(get_appsettings(config_path))
+        return parse_settings(plaster.get_loader(config_path, protocols=["wsgi"]).get_settings("app:main"))
     except ConfigurationError as exc:
         raise CommandError(f"{config_path}: {exc}") from None
 

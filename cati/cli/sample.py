@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 from pathlib import Path
 
 from .env import CommandError, command_env, run
@@ -20,6 +22,22 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
     imp.set_defaults(func=lambda args: run(_import, args))
 
+    due = actions.add_parser("due", help="the cases that may be called at a moment, in delivery order",
+                             parents=parents)
+    due.add_argument("slug")
+    due.add_argument("--at", type=_moment, metavar="ISO-DATETIME", help="default: now; without offset: UTC")
+    due.add_argument("--limit", type=int, default=100)
+    due.add_argument("--format", choices=["text", "json"], default="text")
+    due.set_defaults(func=lambda args: run(_due, args))
+
+    explain = actions.add_parser("explain", help="whether a case may be called, why not, and when next",
+                                 parents=parents)
+    explain.add_argument("slug")
+    explain.add_argument("case", help="the case's reference")
+    explain.add_argument("--at", type=_moment, metavar="ISO-DATETIME", help="default: now; without offset: UTC")
+    explain.add_argument("--format", choices=["text", "json"], default="text")
+    explain.set_defaults(func=lambda args: run(_explain, args))
+
     dnc = subparsers.add_parser("dnc", help="the global do-not-call list", parents=parents)
     dnc_actions = dnc.add_subparsers(dest="action", metavar="ACTION", required=True)
     dnc_imp = dnc_actions.add_parser("import", help="add numbers (CSV with a phone column, or one per line)",
@@ -27,6 +45,69 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     dnc_imp.add_argument("file", type=Path)
     dnc_imp.add_argument("--default-region", default="DE", metavar="CC")
     dnc_imp.set_defaults(func=lambda args: run(_dnc_import, args))
+
+
+def _moment(text: str) -> dt.datetime:
+    """ISO 8601 date-time; a value without offset is taken as UTC (documented in docs/cli.md)."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r} (e.g. 2026-11-24T10:00:00+01:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _field_study(env, slug: str):  # type: ignore[no-untyped-def]
+    from cati.services.studies import get_study
+
+    study = get_study(env.session, slug)
+    if study is None:
+        raise CommandError(f"study {slug!r} not found")
+    return study
+
+
+def _due(args: argparse.Namespace) -> int:
+    from cati.models.meta import utcnow
+    from cati.services.scheduler import due_cases
+
+    at = args.at or utcnow()
+    with command_env(args.config) as env:
+        study = _field_study(env, args.slug)
+        due = due_cases(env.session, study, at, limit=max(args.limit, 0))
+        env.tm.doom()  # read-only
+    if args.format == "json":
+        print(json.dumps([{"case": d.ref, "priority": d.priority, "local_time": d.local_time.isoformat(),
+                           "reason": d.reason} for d in due]))
+    else:
+        for d in due:
+            print(f"{d.ref}\t{d.priority}\t{d.local_time:%Y-%m-%d %H:%M %Z}\t{d.reason}")
+        shown = f" (first {args.limit})" if len(due) == args.limit else ""
+        print(f"{len(due)} cases due at {at.isoformat()}{shown}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from cati.models.meta import utcnow
+    from cati.services.scheduler import explain_case, find_case
+
+    at = args.at or utcnow()
+    with command_env(args.config) as env:
+        study = _field_study(env, args.slug)
+        case = find_case(env.session, study, args.case)
+        if case is None:
+            raise CommandError(f"case {args.case!r} not found in study {args.slug!r}")
+        result = explain_case(env.session, study, case, at)
+        env.tm.doom()  # read-only
+    nxt = result.next_callable_at.isoformat() if result.next_callable_at else None
+    if args.format == "json":
+        print(json.dumps({"case": args.case, "callable": result.callable, "reasons": result.reasons,
+                          "next_callable_at": nxt}))
+    else:
+        print(f"{args.case}: {'may be called' if result.callable else 'may not be called'} at {at.isoformat()}")
+        for reason in result.reasons:
+            print(f"  - {reason}")
+        if not result.callable:
+            print(f"  next callable: {nxt or 'not foreseeable'}")
+    return 0
 
 
 def _read_map(path: Path | None) -> dict[str, str] | None:

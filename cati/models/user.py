@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
