@@ -68,6 +68,9 @@ _MESSAGES = {
 }
 
 
+_LARGEST = Decimal(10) ** 15
+
+
 @dataclass(frozen=True, slots=True)
 class CheckMessage:
     """One failed check. ``check`` is the explicit check's index, or the implicit check's name
@@ -224,16 +227,17 @@ class AnswerValidator:
         decimals = q.decimals if q.type != "nps" else 0
         low = q.min if q.min is not None else (0 if q.type == "nps" else None)
         high = q.max if q.max is not None else (10 if q.type == "nps" else None)
-        if decimals:
-            if number != number.quantize(Decimal(1).scaleb(-decimals)):
-                raise _Refused("decimals", n=decimals)
-        elif number != number.to_integral_value():
-            raise _Refused("integer")
         if low is not None and number < Decimal(str(low)):
             raise _Refused("min", min=format_number(low, self.lang))
         if high is not None and number > Decimal(str(high)):
             raise _Refused("max", max=format_number(high, self.lang))
-        if number == number.to_integral():
+        if abs(number) >= _LARGEST:  # beyond what a double (SPSS numeric) holds exactly
+            raise _Refused("max" if number > 0 else "min", max=_LARGEST - 1, min=1 - _LARGEST)
+        exponent = number.normalize().as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if places > decimals:
+            raise _Refused("decimals" if decimals else "integer", n=decimals)
+        if places == 0:
             return int(number)
         return float(number)
 

@@ -399,3 +399,10 @@ quotas:
     engine.back(state)
     engine.answer(state, "S", 2, gate=gate)  # unchanged answer: the route stands as it was
     assert current(engine, state).key == "T"
+
+
+@pytest.mark.parametrize("value", ["1e30", 1e30, "1e400", -(10**20), "12345678901234567890.5"])
+def test_numeric_refuses_huge_numbers_without_crashing(value):
+    engine = engine_for("- {id: P, type: numeric, min: -1000, max: 1000, decimals: 2, text: p}")
+    result = engine.answer(start(engine), "P", value)
+    assert not result.accepted and result.errors[0].check in ("max", "min")
