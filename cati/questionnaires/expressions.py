@@ -212,12 +212,13 @@ def _finite(v: Any) -> Any:
 
 
 def _eq(a: Any, b: Any) -> bool:
-    # A multi answer (tuple) against a list or another multi compares as sets of codes.
-    if type(a) in _SEQS and type(b) in _SEQS and (type(a) is tuple or type(b) is tuple):
+    # Multis and lists compare as sets of codes: K1 == [3, 1] holds when exactly 1 and 3 are
+    # chosen, whatever the order (the engine may hand multis over as lists or tuples).
+    if type(a) in _SEQS and type(b) in _SEQS:
         try:
             return set(a) == set(b)
         except TypeError:
-            return False
+            return a == b
     return a == b
 
 
