@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?= development.ini
 PYTEST_ARGS ?=
 
-.PHONY: run serve install install-test catalogs initdb test test-sqlite test-postgresql lint bench clean
+.PHONY: run serve install install-test catalogs i18n-update initdb test test-sqlite test-postgresql lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ install-test: $(VENV)/.installed-test catalogs
 
 catalogs: $(VENV)/.installed
 	$(BIN)/python -m cati.web.i18n
+
+i18n-update: install-test
+	$(BIN)/python -m cati.web.i18n update
 
 initdb: install
 	$(BIN)/cati -c $(CONFIG) initdb --demo

@@ -17,6 +17,7 @@ from cati.models import Purpose, QuestionnaireVersion, Role, Study, StudyMember,
 from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import Questionnaire
 from cati.sampling import fieldwork_settings
+from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import SettingsError
 
 from . import audit
@@ -26,6 +27,8 @@ __all__ = ["StudyError", "compiled", "create_study", "get_study", "publish_versi
 from .users import get_or_create_client
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
+#: Slugs that collide with fixed paths under /studies/.
+RESERVED_SLUGS = frozenset({"new"})
 #: Who may work on a study by being assigned to it; admins and researchers see every study.
 MEMBER_ROLES = (Role.SUPERVISOR.value, Role.INTERVIEWER.value, Role.RESEARCHER.value)
 
@@ -67,6 +70,8 @@ def create_study(
     problems = []
     if not SLUG_RE.match(slug):
         problems.append(f"slug {slug!r}: use 2-64 characters: lower-case letters, digits, '_' or '-', letter first")
+    elif slug in RESERVED_SLUGS:
+        problems.append(f"slug {slug!r}: reserved, choose another (--name)")
     elif get_study(session, slug) is not None:
         problems.append(f"slug {slug!r}: a study with this slug exists already")
     if purpose not in {p.value for p in Purpose}:
@@ -150,21 +155,55 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
     merged = dict(study.settings or {})
     merged.update(values)
     effective = fieldwork_settings.effective(study.purpose, merged)
+    problems = []
     if effective["calling_profile"] == "custom" and not effective.get("calling_windows"):
-        raise StudyError(["calling_windows: the custom profile needs calling_windows"])
+        problems.append("calling_windows: the custom profile needs calling_windows")
+    if status == StudyStatus.FIELD.value and study.current_version is None:
+        problems.append("status: a study needs a questionnaire before fieldwork")
+    if problems:
+        raise StudyError(problems)
     if targets:
         quota_targets = {k: dict(v) for k, v in merged.get("quota_targets", {}).items()}
         for quota, cells in targets.items():
             quota_targets.setdefault(quota, {}).update(cells)
         merged["quota_targets"] = quota_targets
     before = {"status": study.status, **{k: (study.settings or {}).get(k) for k in values}}
+    # Nothing above changed the study: a refused change leaves it exactly as it was.
     study.settings = merged
     if status is not None:
-        if status == StudyStatus.FIELD.value and study.current_version is None:
-            raise StudyError(["status: a study needs a questionnaire before fieldwork"])
         study.status = status
+    if "legal_basis" in values and values["legal_basis"] != before.get("legal_basis"):
+        refresh_legal_blocks(session, study, effective["legal_basis"])
     audit.record(session, "study.settings", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
                  details={"changes": dict(changes), "before": before})
+
+
+def refresh_legal_blocks(session: Session, study: Study, legal_basis: str) -> None:
+    """Block or release the study's open cases after its legal basis changed.
+
+    The same rule as at import (``calling_rules.legal_basis_reason``), as two set-based updates so
+    a study of a million cases is re-evaluated without loading it.
+    """
+    from sqlalchemy import and_, not_, update
+
+    from cati.models import Case
+
+    open_cases = and_(Case.study_id == study.id, Case.state.in_(("ready", "blocked")))
+    if legal_basis != "consent":
+        session.execute(update(Case).where(open_cases, Case.block_kind == "legal")
+                        .values(state="ready", block_kind="", block_reason="")
+                        .execution_options(synchronize_session=False))
+        return
+    lacking = and_(open_cases, Case.block_kind == "", Case.consent_at.is_(None))
+    for condition, reason in (
+        (and_(Case.person_type == "business", not_(Case.customer)),
+         legal_basis_reason("consent", "business", False, None, purpose=study.purpose)),
+        (Case.person_type != "business",
+         legal_basis_reason("consent", "private", False, None, purpose=study.purpose)),
+    ):
+        session.execute(update(Case).where(lacking, condition)
+                        .values(state="blocked", block_kind="legal", block_reason=(reason or "")[:300])
+                        .execution_options(synchronize_session=False))
 
 
 def assign_member(session: Session, study: Study, user: User, actor_id: int | None = None) -> None:
