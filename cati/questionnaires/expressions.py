@@ -966,6 +966,11 @@ def infer_type(expr: Expr, *, name_types: Mapping[str, str] | None = None) -> Ty
     return _type_of(expr._tree, name_types or {})
 
 
+def _is_null(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is None) or (
+        isinstance(node, ast.Name) and node.id in ("null", "None"))
+
+
 def _type_of(node: ast.expr, names: Mapping[str, str]) -> TypeName:
     if isinstance(node, ast.Constant):
         v = node.value
@@ -998,12 +1003,13 @@ def _type_of(node: ast.expr, names: Mapping[str, str]) -> TypeName:
         if func == "label":
             return "string"
         if func == "iif":
-            return _common([_type_of(a, names) for a in node.args[1:]])
+            return _common([_type_of(a, names) for a in node.args[1:] if not _is_null(a)])
         if func == "random_pick" and isinstance(node.args[0], ast.List):
-            return _common([_type_of(a, names) for a in node.args[0].elts])
+            return _common([_type_of(a, names) for a in node.args[0].elts if not _is_null(a)])
     return "unknown"
 
 
 def _common(kinds: list[TypeName]) -> TypeName:
-    known = {k for k in kinds if k != "unknown"}
-    return known.pop() if len(known) == 1 else "unknown"
+    """The one type every (non-null) branch has; "unknown" as soon as one branch is unknown."""
+    distinct = set(kinds)
+    return distinct.pop() if len(distinct) == 1 else "unknown"

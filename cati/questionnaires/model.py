@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .expressions import Expr
@@ -54,7 +54,7 @@ class Fill:
     expr: Expr | None = None
 
 
-Template = tuple[Union[str, Fill], ...]
+Template = tuple[str | Fill, ...]
 
 
 @dataclass(frozen=True, slots=True)

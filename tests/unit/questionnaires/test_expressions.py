@@ -634,7 +634,8 @@ def test_reserved_words_and_function_names_are_published():
         ("x > 1", "boolean"), ("a and b", "boolean"), ("not x", "boolean"), ("true", "boolean"),
         ("answered(x)", "boolean"), ("matches(x, 'a')", "boolean"), ("x in [1]", "boolean"),
         ("iif(c, 1, 2)", "numeric"), ("iif(c, 'a', 'b')", "string"), ("iif(c, null, 2)", "numeric"),
-        ("iif(c, 1, 'a')", "unknown"), ("x", "unknown"), ("null", "unknown"), ("today()", "unknown"),
+        ("iif(c, 1, 'a')", "unknown"), ("iif(x, x, true)", "unknown"), ("iif(c, null, x)", "unknown"),
+        ("x", "unknown"), ("null", "unknown"), ("today()", "unknown"),
         ("[1, 2]", "unknown"), ("random_pick(K1)", "unknown"), ("random_pick([1, 'a'])", "unknown"),
     ],
 )
