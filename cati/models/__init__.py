@@ -2,6 +2,7 @@
 alembic and for tests."""
 
 from .audit import AuditEvent
+from .interview import Interview
 from .meta import Base
 from .sample import Attempt, CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, StudyZone
 from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
@@ -17,6 +18,7 @@ __all__ = [
     "Client",
     "Contact",
     "DoNotCall",
+    "Interview",
     "LoginFailure",
     "Purpose",
     "QuestionnaireVersion",
