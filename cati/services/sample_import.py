@@ -13,7 +13,6 @@ questionnaire need. Sample columns the questionnaire does not declare are stored
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from cati.questionnaires.model import Questionnaire, SampleField
 from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import effective
 from cati.sampling.reader import ContactRecord, RowProblem, read_sample
+from cati.sampling.sample_fields import typed_value
 
 from . import audit
 from .dnc import number_hash
@@ -80,23 +80,6 @@ def _fresh_key(seed: str, ref: str) -> int:
     return int.from_bytes(digest, "big") >> 2  # 62 bits: fits a signed BIGINT
 
 
-def _typed_field(spec: SampleField, raw: str) -> Any:
-    value = raw.strip()
-    if value == "":
-        return None
-    if spec.type == "single":
-        code = int(value)
-        if spec.options and code not in {o.code for o in spec.options}:
-            raise ValueError(f"code {code} is not an option of {spec.name}")
-        return code
-    if spec.type == "numeric":
-        number = float(value.replace(",", "."))
-        return int(number) if number.is_integer() else number
-    if spec.type == "date":
-        return dt.date.fromisoformat(value[:10]).isoformat()
-    return value
-
-
 def _check_fields(records: Iterable[ContactRecord], columns: list[str], specs: tuple[SampleField, ...],
                   report: ImportReport) -> None:
     """Declared sample fields must be columns of the file, with values of their type."""
@@ -110,7 +93,7 @@ def _check_fields(records: Iterable[ContactRecord], columns: list[str], specs: t
     for record in records:
         for spec in specs:
             try:
-                _typed_field(spec, record.fields.get(spec.name, ""))
+                typed_value(spec, record.fields.get(spec.name, ""))
             except ValueError as exc:
                 report.problems.append(RowProblem(record.row, spec.name, f"{spec.type} value expected: {exc}"))
 
@@ -242,7 +225,7 @@ def _write(session: Session, study: Study, batch: SampleImport, records: list[Co
                                            record.consent_at, purpose=study.purpose, at_utc=now)
                 if legal:
                     kind, reason = "legal", legal
-            case_fields = {n: _typed_field(declared[n], v) for n, v in record.fields.items()
+            case_fields = {n: typed_value(declared[n], v) for n, v in record.fields.items()
                            if n in declared and not declared[n].pii}
             pii_fields = {n: v for n, v in record.fields.items() if n not in declared or declared[n].pii}
             case_rows.append({

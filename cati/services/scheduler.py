@@ -225,11 +225,13 @@ def record_outcome(
     started_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
     dnc_salt: str = "cati-dnc",
+    aapor: str | None = None,
 ) -> Attempt:
     """End an attempt with an outcome and schedule what comes next.
 
     Raises :class:`OutcomeError` (nothing changed) for an unknown outcome, a missing required
-    note, or an appointment outside calling hours or in the past.
+    note, or an appointment outside calling hours or in the past. ``aapor`` overrides the
+    outcome's AAPOR code (endings defined by the questionnaire carry their own, e.g. 2.112).
     """
     now = now or utcnow()
     study = session.get(Study, case.study_id)
@@ -251,7 +253,7 @@ def record_outcome(
 
     attempt = Attempt(case_id=case.id, study_id=case.study_id, user_id=user.id if user else None,
                       phone_position=phone_position, started_at=started_at or case.claimed_at or now,
-                      ended_at=now, outcome=code, aapor=outcome.aapor, note=note[:2000])
+                      ended_at=now, outcome=code, aapor=aapor or outcome.aapor, note=note[:2000])
     session.add(attempt)
     session.flush()  # the history queries below include this attempt
     today = _local_day(now, zone.tz)
@@ -273,6 +275,8 @@ def record_outcome(
     disposition = current_disposition(history, rules.outcomes)
     assert disposition is not None
     case.outcome, case.aapor = disposition.code, disposition.aapor
+    if aapor and disposition.code == code:
+        case.aapor = aapor
 
     if disposition.final or outcome.adds_to_dnc:
         case.state, case.next_call_at = "final", None
