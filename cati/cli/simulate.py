@@ -17,6 +17,21 @@ from pathlib import Path
 from typing import Any
 
 
+def typed_sample(questionnaire, raw):  # type: ignore[no-untyped-def]
+    """Declared sample fields typed (codes as numbers, dates as ISO); ValueError names the field."""
+    from cati.questionnaires.sample_fields import typed_value
+
+    typed = {}
+    for spec in questionnaire.sample:
+        if spec.name in raw:
+            value = raw[spec.name]
+            try:
+                typed[spec.name] = typed_value(spec, str(value) if isinstance(value, int | float) else value)
+            except ValueError as exc:
+                raise ValueError(f"sample field {spec.name}: {exc}") from None
+    return typed
+
+
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "simulate",
@@ -106,7 +121,15 @@ def _run(args: argparse.Namespace) -> int:
     problems = simulate.check_full(questionnaire, full)
     if problems:
         return _fail("; ".join(problems), 2)
-    sample = dict(_read_mapping(args.sample, "sample")) if args.sample else None
+    sample = None
+    if args.sample:
+        # A hand-written sample file says `kontaktgrund: "2"` as often as `kontaktgrund: 2`: type
+        # the values as the questionnaire declares them, exactly as the sample import does.
+        raw = dict(_read_mapping(args.sample, "sample"))
+        try:
+            sample = {**raw, **typed_sample(questionnaire, raw)}
+        except ValueError as exc:
+            return _fail(f"{args.sample}: {exc}", 1)
     engine = Engine(questionnaire)
     if args.random is not None:
         if args.random < 0:

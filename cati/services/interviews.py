@@ -29,7 +29,7 @@ from cati.models import Case, Contact, Interview, QuestionnaireVersion, Study, U
 from cati.models.meta import utcnow
 from cati.questionnaires.engine import Ended, Engine, Result, Screen
 from cati.questionnaires.state import State
-from cati.sampling.sample_fields import preload
+from cati.questionnaires.sample_fields import preload
 
 from . import audit, quotas
 from .questionnaires import compiled

@@ -27,7 +27,7 @@ from cati.questionnaires.model import Questionnaire, SampleField
 from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import effective
 from cati.sampling.reader import ContactRecord, RowProblem, read_sample
-from cati.sampling.sample_fields import typed_value
+from cati.questionnaires.sample_fields import typed_value
 
 from . import audit
 from .dnc import number_hash

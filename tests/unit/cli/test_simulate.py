@@ -10,9 +10,8 @@ import pytest
 
 from cati.cli import main
 
-EXAMPLES = Path("/work/shared/specs/examples")
-if not EXAMPLES.is_dir():  # CI clones main with shared/ beside it
-    EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "specs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "specs" / "examples"  # shared/ beside the checkout
+OURS = Path(__file__).resolve().parents[3] / "questionnaires"
 DATA = Path(__file__).resolve().parents[1] / "questionnaires" / "data"
 EBIKE = str(EXAMPLES / "ebike_abo_konzept.yaml")
 HAUSTECH = str(EXAMPLES / "haustech_nachkauf.yaml")
@@ -126,7 +125,7 @@ def test_random_runs_report_as_text_and_json(capsys):
     assert {"checks_fired", "checks_never_fired", "dispositions"} <= set(report)
 
 
-@pytest.mark.parametrize("path", [EBIKE, HAUSTECH])
+@pytest.mark.parametrize("path", [EBIKE, HAUSTECH, *sorted(str(p) for p in OURS.glob("*.yaml"))])
 def test_random_200_on_each_example(capsys, path):
     code, out, _ = simulate(capsys, path, "--random", "200", "--seed", "1", "--format", "json")
     assert code == 0
@@ -134,3 +133,23 @@ def test_random_200_on_each_example(capsys, path):
     assert report["interviews"] == 200
     assert report["stuck"] == {}
     assert report["never_reached"]["questions"] == []
+
+
+def test_our_questionnaires_are_all_checked():
+    assert len(list(OURS.glob("*.yaml"))) >= 2
+    assert main(["check", *sorted(str(p) for p in OURS.glob("*.yaml"))]) == 0
+
+
+def test_sample_values_are_typed_as_declared(capsys, tmp_path):
+    sample = tmp_path / "s.yaml"
+    sample.write_text('kd_anrede: "2"\nkd_name: Muster\nkd_tel: "030 123"\nprodukt: Trockner\n'
+                      'kaufdatum: "2026-10-01"\nmontage: "1"\n')
+    answers = tmp_path / "a.yaml"
+    answers.write_text("A1: 1\nA2: 2\n")
+    code, out, err = simulate(capsys, HAUSTECH, "--answers", str(answers), "--sample", str(sample))
+    assert code == 0, err
+    assert json.loads(out)["disposition"] == "REFUSED"
+    sample.write_text(sample.read_text().replace('montage: "1"', 'montage: "7"'))
+    code, _, err = simulate(capsys, HAUSTECH, "--answers", str(answers), "--sample", str(sample))
+    assert code == 1
+    assert "sample field montage: code 7 is not an option of montage" in err
