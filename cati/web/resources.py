@@ -9,8 +9,9 @@ from typing import Any
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated
 from pyramid.httpexceptions import HTTPNotFound
+from sqlalchemy import select
 
-from cati.models import Role, Study
+from cati.models import Case, Role, Study, StudyMember
 from cati.services.studies import get_study
 
 from .security import Permission
@@ -67,3 +68,49 @@ class StudyContext:
             acl.append((Allow, f"client:{study.client_id}", P.STUDY_VIEW))
         acl.append(DENY_ALL)
         return acl
+
+
+class ConsoleRoot:
+    """The interviewer console's own pages (next case, inbound look-up): interviewers only."""
+
+    __acl__ = ((Allow, f"role:{Role.INTERVIEWER}", P.CONSOLE_USE), DENY_ALL)
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+
+class CaseContext(StudyContext):
+    """The case named by ``{case_id}`` (404 if unknown), on top of its study's context.
+
+    ``case:interview`` goes to the interviewer members of the case's study; whether the case is
+    *theirs right now* (claimed by them) is the console's business, answered with a clear message
+    rather than a bare 403. Being a :class:`StudyContext`, a user who has nothing to do with the
+    study gets a 404 from the forbidden view, as for study pages.
+    """
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.case: Case | None = request.dbsession.get(Case, int(request.matchdict["case_id"]))
+        self.study = None if self.case is None else request.dbsession.get(Study, self.case.study_id)
+        if self.case is None and request.identity is not None:
+            raise HTTPNotFound()
+
+    def __acl__(self) -> Any:
+        # A generator: ACLHelper stops at the first matching entry, so on the console's hot path
+        # (an interviewer on their case) one indexed membership lookup decides, and the study's
+        # full ACL (which loads every member) is built only for everybody else.
+        user = self.request.identity
+        if self.interviews_here(user):
+            yield (Allow, f"user:{user.id}", (P.CASE_INTERVIEW, P.STUDY_INTERVIEW))
+        yield from super().__acl__()
+
+    def interviews_here(self, user: Any) -> bool:
+        """Whether ``user`` is an interviewer assigned to the case's study (asked once)."""
+        if user is None or user.role != Role.INTERVIEWER or self.study is None:
+            return False
+        cached = getattr(self, "_member", None)
+        if cached is None or cached[0] != user.id:
+            member = self.request.dbsession.scalar(select(StudyMember.user_id).where(
+                StudyMember.study_id == self.study.id, StudyMember.user_id == user.id)) is not None
+            self._member = cached = (user.id, member)
+        return cached[1]

@@ -31,6 +31,8 @@ class Permission(enum.StrEnum):
     """``resource:action``, alphabetised; grep for the value to find every use."""
 
     APP_USE = "app:use"  # any logged-in user: start page, logout
+    CASE_INTERVIEW = "case:interview"  # interviewer members of the case's study: the console
+    CONSOLE_USE = "console:use"  # interviewers: next case, inbound look-up
     STUDY_CREATE = "study:create"
     STUDY_INTERVIEW = "study:interview"
     STUDY_LIST = "study:list"
