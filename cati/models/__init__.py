@@ -4,6 +4,7 @@ alembic and for tests."""
 from .audit import AuditEvent
 from .interview import Interview
 from .meta import Base
+from .quota import QuotaCell, QuotaReservation
 from .sample import Attempt, CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, StudyZone
 from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
 from .user import Client, LoginFailure, Role, User
@@ -22,6 +23,8 @@ __all__ = [
     "LoginFailure",
     "Purpose",
     "QuestionnaireVersion",
+    "QuotaCell",
+    "QuotaReservation",
     "Role",
     "SampleImport",
     "Study",
