@@ -28,8 +28,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from cati.models import Case, Contact, Interview, QuestionnaireVersion, Study, User
 from cati.models.meta import utcnow
 from cati.questionnaires.engine import Ended, Engine, Result, Screen
-from cati.questionnaires.state import State
 from cati.questionnaires.sample_fields import preload
+from cati.questionnaires.state import State
 
 from . import audit, quotas
 from .questionnaires import compiled

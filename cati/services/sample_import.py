@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from cati.models import CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, Study, StudyZone
 from cati.models.meta import utcnow
 from cati.questionnaires.model import Questionnaire, SampleField
+from cati.questionnaires.sample_fields import typed_value
 from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import effective
 from cati.sampling.reader import ContactRecord, RowProblem, read_sample
-from cati.questionnaires.sample_fields import typed_value
 
 from . import audit
 from .dnc import number_hash

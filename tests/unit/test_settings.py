@@ -40,5 +40,5 @@ def test_environment_variables_are_expanded(monkeypatch):
 
 def test_unset_environment_variable_is_named(monkeypatch):
     monkeypatch.delenv("CATI_NOT_SET", raising=False)
-    with pytest.raises(ConfigurationError, match="cati.session_secret"):
+    with pytest.raises(ConfigurationError, match=r"cati\.session_secret"):
         parse_settings({**BASE, "cati.session_secret": "${CATI_NOT_SET}"})
