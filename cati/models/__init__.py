@@ -2,6 +2,8 @@
 alembic and for tests."""
 
 from .audit import AuditEvent
+from .backcheck import BackCheck
+from .fieldwork import CaseTally
 from .interview import Interview
 from .meta import Base
 from .quota import QuotaCell, QuotaReservation
@@ -12,10 +14,12 @@ from .user import Client, LoginFailure, Role, User
 __all__ = [
     "Attempt",
     "AuditEvent",
+    "BackCheck",
     "Base",
     "CallingZone",
     "Case",
     "CasePhone",
+    "CaseTally",
     "Client",
     "Contact",
     "DoNotCall",
