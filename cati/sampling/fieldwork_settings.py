@@ -113,6 +113,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quota_priority", _bool, False, "deliver cases of under-filled quota cells first"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def _share(value: str) -> float:
+    """``0.1`` or ``10%``: a share between 0 and 1."""
+    text = value.strip()
+    try:
+        share = float(text[:-1].replace(",", ".")) / 100 if text.endswith("%") else float(text.replace(",", "."))
+    except ValueError:
+        raise ValueError(f"expected a share like 0.1 or 10%, got {value!r}") from None
+    if not 0 <= share <= 1:
+        raise ValueError("must be between 0 and 1 (0 % and 100 %)")
+    return share
+
+
+#: Per-quota keys besides cell targets: ``quota.<quota>.mode`` and ``quota.<quota>.overshoot``
+#: (stored under that key; a cell of the same name keeps meaning the cell's target).
+QUOTA_KEYS: dict[str, Callable[[str], Any]] = {"mode": _choice("hard", "soft", "counter"), "overshoot": _share}
 _QUOTA_KEY = re.compile(r"^quota\.([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$")
 
 
@@ -154,6 +171,12 @@ def parse_changes(
             if quota_cells is None or quota not in quota_cells:
                 known = ", ".join(sorted(quota_cells or {})) or "none"
                 raise SettingsError(key, f"unknown quota {quota!r} (quotas: {known})")
+            if cell in QUOTA_KEYS and cell not in quota_cells[quota]:
+                try:
+                    settings[key] = QUOTA_KEYS[cell](value)
+                except ValueError as exc:
+                    raise SettingsError(key, str(exc)) from None
+                continue
             if cell not in quota_cells[quota]:
                 raise SettingsError(key, f"unknown cell {cell!r} (cells: {', '.join(quota_cells[quota])})")
             if value.lower() in {"null", "none", ""}:
@@ -166,7 +189,8 @@ def parse_changes(
             continue
         setting = _BY_KEY.get(key)
         if setting is None:
-            raise SettingsError(key, f"unknown setting; known: status, quota.<quota>.<cell>, {', '.join(_BY_KEY)}")
+            raise SettingsError(key, f"unknown setting; known: status, quota.<quota>.<cell>, quota.<quota>.mode, "
+                                     f"quota.<quota>.overshoot, {', '.join(_BY_KEY)}")
         try:
             settings[key] = setting.parse(value)
         except ValueError as exc:
