@@ -29,7 +29,7 @@ from cati.models import Case, Contact, Interview, QuestionnaireVersion, Study, U
 from cati.models.meta import utcnow
 from cati.questionnaires.engine import Ended, Engine, Result, Screen
 from cati.questionnaires.sample_fields import preload
-from cati.questionnaires.state import State
+from cati.questionnaires.state import ENDED, State
 
 from . import audit, quotas
 from .questionnaires import compiled
@@ -91,6 +91,11 @@ def open_for_case(session: Session, case: Case, user: User, *, now: dt.datetime 
         if interview.status == "broken_off":
             interview.status = "active"
             interview.updated_at = now or utcnow()
+        if interview.status == "active":
+            # places released at a break-off or a lost claim are taken again, if still free
+            full = quotas.on_interview_resume(session, interview)
+            if full is not None:
+                return View(interview, _end_as_quota_full(session, interview, engine, full, user, now))
         return View(interview, engine.screen(State.from_dict(interview.state)))
     study = session.get(Study, case.study_id)
     version = study.current_version
@@ -110,7 +115,10 @@ def open_for_case(session: Session, case: Case, user: User, *, now: dt.datetime 
     _store(session, interview, engine, state, now)
     audit.record(session, "interview.start", user_id=user.id, study_id=study.id, target=f"interview:{interview.id}",
                  details={"case": case.ref, "version": version.version})
-    return View(interview, engine.screen(state))
+    screen = engine.screen(state)
+    if isinstance(screen, Ended):  # ended before its first screen (a full sample quota cell, say)
+        _finish(session, interview, engine, state, screen, user, now)
+    return View(interview, screen)
 
 
 def _state(interview: Interview) -> State:
@@ -238,6 +246,21 @@ def _finish(session: Session, interview: Interview, engine: Engine, state: State
     audit.record(session, "interview.end", user_id=user.id, study_id=interview.study_id,
                  target=f"interview:{interview.id}", details={"disposition": disposition.name,
                                                               "status": interview.status})
+
+
+def _end_as_quota_full(session: Session, interview: Interview, engine: Engine, quota_id: str, user: User,
+                       now: dt.datetime | None) -> Ended:
+    """The interview resumed, but the quota cell it had passed filled in the meantime: it ends
+    with the quota's ``on_full`` disposition, as it would have at the checkpoint."""
+    state = _state(interview)
+    moment = (now or utcnow()).isoformat(timespec="seconds")
+    state.ending = {"disposition": engine.flow.quotas[quota_id].on_full, "node": f"quota:{quota_id}"}
+    state.stack, state.status, state.ended_at, state.updated_at = [], ENDED, moment, moment
+    _store(session, interview, engine, state, now)
+    ended = engine.screen(state)
+    assert isinstance(ended, Ended)
+    _finish(session, interview, engine, state, ended, user, now)
+    return ended
 
 
 def paradata_for(session: Session, interview: Interview) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from cati.sampling import fieldwork_settings
 from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import SettingsError
 
-from . import audit
+from . import audit, quotas
 from .questionnaires import compiled, sha256
 
 __all__ = ["StudyError", "compiled", "create_study", "get_study", "publish_version", "update_settings"]
@@ -130,6 +130,8 @@ def publish_version(
             raise StudyError([f"{source_name}: version {questionnaire.version} must be higher than the "
                               f"current version {current.version}"])
     version = _add_version(session, study, questionnaire, source, actor_id)
+    if questionnaire.quotas:
+        quotas.sync_cells(session, study, actor_id=actor_id)  # the new version's default targets
     audit.record(session, "study.publish", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
                  details={"version": questionnaire.version, "sha256": version.sha256})
     return version
@@ -160,6 +162,7 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
         problems.append("calling_windows: the custom profile needs calling_windows")
     if status == StudyStatus.FIELD.value and study.current_version is None:
         problems.append("status: a study needs a questionnaire before fieldwork")
+    problems += quotas.mode_problems(questionnaire, values)
     if problems:
         raise StudyError(problems)
     if targets:
@@ -174,8 +177,12 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
         study.status = status
     if "legal_basis" in values and values["legal_basis"] != before.get("legal_basis"):
         refresh_legal_blocks(session, study, effective["legal_basis"])
+    cells = []
+    if targets or status is not None or any(k.startswith("quota") for k in values):
+        # counters take the new targets and modes under their row locks; held cases follow
+        cells = quotas.sync_cells(session, study, actor_id=actor_id, record=False)
     audit.record(session, "study.settings", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
-                 details={"changes": dict(changes), "before": before})
+                 details={"changes": dict(changes), "before": before, **({"quota_cells": cells} if cells else {})})
 
 
 def refresh_legal_blocks(session: Session, study: Study, legal_basis: str) -> None:
