@@ -39,7 +39,7 @@ from cati.sampling import calling_rules
 from cati.sampling.calling_rules import CallingRules, CaseFacts, Explanation, HolidayCalendar
 from cati.sampling.dispositions import Outcome, current_disposition, retry_delay
 
-from . import audit, dnc
+from . import audit, dnc, quotas
 
 TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH = 0, 1, 2
 TIER_REASON = {TIER_APPOINTMENT: "appointment", TIER_RETRY: "retry", TIER_FRESH: "fresh"}
@@ -168,12 +168,15 @@ def release_stale_claims(session: Session, now: dt.datetime, timeout_seconds: in
     if not force and time.monotonic() - _last_release < 30:
         return 0
     _last_release = time.monotonic()
-    return session.execute(
+    released = session.execute(
         update(Case).where(Case.state == "claimed",
                            Case.heartbeat_at < now - dt.timedelta(seconds=timeout_seconds))
         .values(state="ready", claimed_by=None, claimed_at=None, heartbeat_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if released:
+        quotas.release_stale(session)  # the places their interviews held in quota cells are freed too
+    return released
 
 
 def next_case(session: Session, user: User, *, now: dt.datetime | None = None,
