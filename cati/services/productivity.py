@@ -1,0 +1,228 @@
+"""Interviewer productivity per study and day, and who is working on which case right now.
+
+Per interviewer and (local) day, from the attempts of the study:
+
+* calls: attempts; contacts: attempts whose outcome has ``contacted`` in the study's outcome
+  table; completes: attempts with an AAPOR 1.1 code (the call that completed an interview);
+* time on cases: the sum of the attempts' durations (claim to outcome);
+* time logged in: estimated from activity, since logins are not recorded per study: time on
+  cases plus the pauses between one attempt's end and the next one's start that are shorter than
+  ``break_minutes`` (waiting for the next case, wrap-up). Longer pauses count as breaks;
+* completes per hour (per hour logged in), attempts per complete ("burn rate");
+* average interview length: completed interviews that ended that day (start to end).
+
+Everything is aggregated in SQL over the day's range of the index on (study_id, started_at),
+durations and pauses included (window function ``lag``), so the cost follows the day's attempts,
+not the study's history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.orm import Session
+
+from cati.models import Attempt, Case, Interview, Study, User
+from cati.models.meta import utcnow
+from cati.sampling.dispositions import Outcome, rate_class_for
+
+from . import scheduler
+
+__all__ = ["InterviewerDay", "Productivity", "WorkingNow", "productivity", "working_now"]
+
+#: Pauses between two attempts up to this long count as logged-in time.
+DEFAULT_BREAK_MINUTES = 15
+
+
+@dataclass
+class InterviewerDay:
+    user_id: int | None
+    name: str
+    code: str
+    calls: int = 0
+    contacts: int = 0
+    completes: int = 0
+    on_case_seconds: float = 0.0
+    logged_in_seconds: float = 0.0
+    interviews: int = 0
+    interview_seconds: float = 0.0
+    first_call: dt.datetime | None = None
+    last_call: dt.datetime | None = None
+
+    @property
+    def completes_per_hour(self) -> float | None:
+        hours = self.logged_in_seconds / 3600
+        return None if hours <= 0 else self.completes / hours
+
+    @property
+    def attempts_per_complete(self) -> float | None:
+        return None if not self.completes else self.calls / self.completes
+
+    @property
+    def average_interview_minutes(self) -> float | None:
+        return None if not self.interviews else self.interview_seconds / self.interviews / 60
+
+    @property
+    def contact_share(self) -> float | None:
+        return None if not self.calls else self.contacts / self.calls
+
+    def add(self, other: InterviewerDay) -> None:
+        for name in ("calls", "contacts", "completes", "on_case_seconds", "logged_in_seconds", "interviews",
+                     "interview_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        firsts = [t for t in (self.first_call, other.first_call) if t is not None]
+        lasts = [t for t in (self.last_call, other.last_call) if t is not None]
+        self.first_call = min(firsts) if firsts else None
+        self.last_call = max(lasts) if lasts else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id, "name": self.name, "code": self.code, "calls": self.calls,
+            "contacts": self.contacts, "completes": self.completes, "on_case_seconds": round(self.on_case_seconds),
+            "logged_in_seconds": round(self.logged_in_seconds), "completes_per_hour": self.completes_per_hour,
+            "attempts_per_complete": self.attempts_per_complete,
+            "average_interview_minutes": self.average_interview_minutes,
+        }
+
+
+@dataclass(frozen=True)
+class WorkingNow:
+    user_id: int
+    name: str
+    case_id: int
+    ref: str
+    claimed_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+    interview_status: str | None
+
+
+@dataclass
+class Productivity:
+    study_id: int
+    day: dt.date
+    tz: str
+    interviewers: list[InterviewerDay] = field(default_factory=list)
+    totals: InterviewerDay = field(default_factory=lambda: InterviewerDay(None, "", ""))
+    working_now: list[WorkingNow] = field(default_factory=list)
+    break_minutes: int = DEFAULT_BREAK_MINUTES
+
+
+def _seconds(session: Session, start: Any, end: Any) -> Any:
+    """Seconds from ``start`` to ``end`` (timestamp columns) in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _day_range(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    return start, end
+
+
+def _is_contact(code: str, aapor: str, table: Mapping[str, Outcome]) -> bool:
+    outcome = table.get(code)
+    if outcome is not None:
+        return outcome.contacted
+    try:
+        return rate_class_for(aapor) in ("I", "P", "R", "O")
+    except ValueError:
+        return False
+
+
+def productivity(session: Session, study: Study, day: dt.date | None = None, *, tz: str = "Europe/Berlin",
+                 now: dt.datetime | None = None, break_minutes: int = DEFAULT_BREAK_MINUTES) -> Productivity:
+    """Productivity of the study's interviewers on ``day`` (local date in ``tz``; default today)."""
+    now = now or utcnow()
+    zone = ZoneInfo(tz)
+    day = day or now.astimezone(zone).date()
+    start, end = _day_range(day, zone)
+    table = scheduler.rules_for(study).outcomes
+    in_day = (Attempt.study_id == study.id, Attempt.started_at >= start, Attempt.started_at < end)
+    duration = func.coalesce(_seconds(session, Attempt.started_at, Attempt.ended_at), 0)
+
+    people: dict[int | None, InterviewerDay] = {}
+
+    def person(user_id: int | None) -> InterviewerDay:
+        if user_id not in people:
+            people[user_id] = InterviewerDay(user_id, "", "")
+        return people[user_id]
+
+    for user_id, outcome, aapor, n, seconds, first, last in session.execute(
+        select(Attempt.user_id, Attempt.outcome, Attempt.aapor, func.count(), func.sum(duration),
+               func.min(Attempt.started_at), func.max(Attempt.started_at))
+        .where(*in_day).group_by(Attempt.user_id, Attempt.outcome, Attempt.aapor)
+    ):
+        row = person(user_id)
+        row.calls += n
+        row.on_case_seconds += float(seconds or 0)
+        if _is_contact(outcome, aapor, table):
+            row.contacts += n
+        if aapor.startswith("1.1"):
+            row.completes += n
+        row.first_call = first if row.first_call is None else min(row.first_call, first)
+        row.last_call = last if row.last_call is None else max(row.last_call, last)
+
+    # Pauses between consecutive attempts of a person: short ones are logged-in time.
+    previous_end = func.lag(Attempt.ended_at).over(partition_by=Attempt.user_id,
+                                                   order_by=(Attempt.started_at, Attempt.id))
+    ordered = select(Attempt.user_id.label("user_id"), Attempt.started_at.label("started_at"),
+                     previous_end.label("previous_end")).where(*in_day).subquery()
+    gap = _seconds(session, ordered.c.previous_end, ordered.c.started_at)
+    limit = break_minutes * 60
+    for user_id, pauses in session.execute(
+        select(ordered.c.user_id, func.sum(case((gap.between(0, limit), gap), else_=literal(0))))
+        .group_by(ordered.c.user_id)
+    ):
+        person(user_id).logged_in_seconds += float(pauses or 0)
+    for row in people.values():
+        row.logged_in_seconds += row.on_case_seconds
+
+    for user_id, n, seconds in session.execute(
+        select(Interview.interviewer_id, func.count(),
+               func.sum(_seconds(session, Interview.started_at, Interview.ended_at)))
+        .where(Interview.study_id == study.id, Interview.status == "complete", Interview.ended_at >= start,
+               Interview.ended_at < end, Interview.is_test.is_(False))
+        .group_by(Interview.interviewer_id)
+    ):
+        row = person(user_id)
+        row.interviews += n
+        row.interview_seconds += float(seconds or 0)
+
+    names = {u.id: (u.display_name, u.code) for u in session.scalars(
+        select(User).where(User.id.in_([i for i in people if i is not None])))} if people else {}
+    for user_id, row in people.items():
+        row.name, row.code = names.get(user_id, ("–", "")) if user_id is not None else ("–", "")
+    result = Productivity(study.id, day, tz, break_minutes=break_minutes)
+    result.interviewers = sorted(people.values(), key=lambda r: (r.user_id is None, r.name.lower()))
+    for row in result.interviewers:
+        result.totals.add(row)
+    result.working_now = working_now(session, study)
+    return result
+
+
+def working_now(session: Session, study: Study) -> list[WorkingNow]:
+    """Interviewers holding a case of the study right now, longest first."""
+    rows = session.execute(
+        select(Case.id, Case.ref, Case.claimed_by, Case.claimed_at, Case.heartbeat_at, User.display_name,
+               Interview.status)
+        .join(User, User.id == Case.claimed_by)
+        .outerjoin(Interview, Interview.case_id == Case.id)
+        .where(Case.study_id == study.id, Case.state == "claimed")
+        .order_by(Case.claimed_at, Case.id)
+    ).all()
+    return [WorkingNow(r.claimed_by, r.display_name, r.id, r.ref, r.claimed_at, r.heartbeat_at, r.status)
+            for r in rows]
+
+
+def days_with_calls(session: Session, study: Study, *, tz: str = "Europe/Berlin", now: dt.datetime | None = None,
+                    days: int = 14) -> list[dt.date]:
+    """The last ``days`` local dates up to today, newest first (for the day picker)."""
+    today = (now or utcnow()).astimezone(ZoneInfo(tz)).date()
+    return [today - dt.timedelta(days=i) for i in range(days)]
+
