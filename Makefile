@@ -34,7 +34,7 @@ initdb: install
 
 run: initdb
 	@echo "cati: serving on http://127.0.0.1:6543 (Ctrl+C stops)"
-	$(BIN)/pserve $(CONFIG)
+	PYTHONWARNINGS="ignore:pkg_resources is deprecated as an API:UserWarning" $(BIN)/pserve $(CONFIG)
 
 test: install-test
 	./bin/system-deps
