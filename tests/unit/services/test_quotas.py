@@ -10,14 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from cati.models import AuditEvent, Case, QuotaCell, QuotaReservation
+from cati.models import AuditEvent, Case, QuotaCell, QuotaReservation, User
 from cati.questionnaires.engine import Ended
 from cati.sampling.quotas import band_of_key
 from cati.services import interviews, quotas
 from cati.services.sample_import import import_sample
 from cati.services.scheduler import explain_case, next_case, release_stale_claims
 from cati.services.studies import StudyError, assign_member, create_study, update_settings
-from cati.services.users import create_user
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(dt.UTC)
 
@@ -85,8 +84,11 @@ def add_cases(session, study, regions):
 @pytest.fixture
 def people(dbsession, study):
     users = []
-    for name in ("anna", "ben", "cem", "dora", "emil", "fritz"):
-        user = create_user(dbsession, name, role="interviewer", password="geheim-passwort")
+    for i, name in enumerate(("anna", "ben", "cem", "dora", "emil", "fritz")):
+        user = User(username=name, display_name=name.title(), first_name=name.title(), role="interviewer",
+                    password_hash="x", code=f"Q{i:04d}")  # no password hashing: nobody logs in here
+        dbsession.add(user)
+        dbsession.flush()
         assign_member(dbsession, study, user)
         users.append(user)
     return users
