@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from cati.models import Attempt, CallingZone, Case, CasePhone, Contact, Interview, Study, StudyZone, User
 from cati.services.studies import assign_member, create_study, update_settings
-from cati.services.users import create_user
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "specs" / "examples"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -41,7 +40,11 @@ def make_study(session: Any, slug: str = "ebike", status: str = "field") -> Stud
 
 
 def make_user(session: Any, study: Study | None, username: str, role: str = "interviewer") -> User:
-    user = create_user(session, username, role=role, password="geheim-passwort-123")
+    """A user who cannot log in (no password hash: argon2 is slow on purpose), assigned to ``study``."""
+    user = User(username=username, display_name=username, first_name=username, role=role, password_hash="!",
+                code=f"Z{next(_refs):06d}")
+    session.add(user)
+    session.flush()
     if study is not None:
         assign_member(session, study, user)
     return user
