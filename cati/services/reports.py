@@ -1,0 +1,197 @@
+"""The dispositions report for the client: one row per case with its reference, attempts, last
+call, current disposition (outcome and AAPOR code) and the pseudonymous code of the interviewer
+of the last call. No contact data: the reference is the only way back to a person, and it is the
+client's own.
+
+Rows are read in reference order in batches through the unique index (study_id, ref) - keyset
+pagination, constant memory - and written straight into a file (CSV or XLSX with openpyxl's
+write-only mode), so a study of a million cases never sits in memory. Each download is recorded in
+the audit trail.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cati.models import Attempt, Case, CaseTally, Study, User
+from cati.models.meta import utcnow
+
+from . import audit
+
+__all__ = ["COLUMNS", "FORMATS", "ReportError", "disposition_rows", "dispositions_report", "write_csv", "write_xlsx"]
+
+COLUMNS = ("reference", "attempts", "last_outcome", "last_call", "disposition", "disposition_label", "aapor",
+           "status", "interviewer")
+FORMATS = {"csv": "text/csv; charset=utf-8",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+BATCH = 5000
+#: Excel's sheet has 1,048,576 rows, one of them the header.
+MAX_XLSX_ROWS = 1_048_575
+#: Leading characters that make spreadsheet programs evaluate a cell (CSV/formula injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ReportError(ValueError):
+    """The report cannot be produced in the asked form; the message says why."""
+
+
+@dataclass(frozen=True)
+class DispositionRow:
+    reference: str
+    attempts: int
+    last_outcome: str
+    last_call: dt.datetime | None
+    disposition: str
+    disposition_label: str
+    aapor: str
+    status: str  # final / temporary
+    interviewer: str
+
+    def values(self) -> tuple[Any, ...]:
+        return (self.reference, self.attempts, self.last_outcome, self.last_call, self.disposition,
+                self.disposition_label, self.aapor, self.status, self.interviewer)
+
+
+def case_count(session: Session, study: Study) -> int:
+    """Cases in the report (test cases are left out), from the dashboard's tallies."""
+    return int(session.scalar(select(func.coalesce(func.sum(CaseTally.n), 0))
+                              .where(CaseTally.study_id == study.id, CaseTally.phase != "test")) or 0)
+
+
+def disposition_rows(session: Session, study: Study, *, labels: Mapping[str, str] | None = None,
+                     tz: str = "Europe/Berlin", batch: int = BATCH) -> Iterator[DispositionRow]:
+    """Every (non-test) case of the study, by reference."""
+    labels = labels or {}
+    zone = ZoneInfo(tz)
+    last_attempt = (select(func.max(Attempt.id)).where(Attempt.case_id == Case.id).correlate(Case)
+                    .scalar_subquery())
+    base = (
+        select(Case.ref, Case.attempts, Case.outcome, Case.aapor, Case.state, Attempt.outcome.label("last_outcome"),
+               Attempt.started_at, User.code)
+        .outerjoin(Attempt, Attempt.id == last_attempt)
+        .outerjoin(User, User.id == Attempt.user_id)
+        .where(Case.study_id == study.id, Case.is_test.is_(False))
+        .order_by(Case.ref)
+        .limit(batch)
+    )
+    after: str | None = None
+    while True:
+        query = base if after is None else base.where(Case.ref > after)
+        rows = session.execute(query).all()
+        for r in rows:
+            yield DispositionRow(
+                reference=r.ref, attempts=r.attempts, last_outcome=r.last_outcome or "",
+                last_call=r.started_at.astimezone(zone) if r.started_at else None,
+                disposition=r.outcome, disposition_label=labels.get(r.outcome, "") if r.outcome else "",
+                aapor=r.aapor, status="final" if r.state == "final" else "temporary", interviewer=r.code or "")
+        if len(rows) < batch:
+            return
+        after = rows[-1].ref
+
+
+def _safe_text(value: str) -> str:
+    """Text a spreadsheet shows as text, never evaluates (``=HYPERLINK(...)`` in a reference)."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def write_csv(rows: Iterator[DispositionRow], fh: IO[str]) -> int:
+    """CSV (RFC 4180, comma, header row); times as ISO 8601 with their offset. Returns the rows."""
+    writer = csv.writer(fh, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows:
+        values = row.values()
+        writer.writerow([
+            _safe_text(v) if isinstance(v, str) else (v.isoformat(timespec="seconds") if isinstance(v, dt.datetime)
+                                                      else v)
+            for v in values])
+        count += 1
+    return count
+
+
+def write_xlsx(rows: Iterator[DispositionRow], fh: IO[bytes], *, info: Mapping[str, Any], max_rows: int = MAX_XLSX_ROWS
+               ) -> int:
+    """XLSX with a frozen header row and an Info sheet; times as local Excel dates. Returns the rows."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Dispositions")
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for name in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    for row in rows:
+        count += 1
+        if count > max_rows:
+            sheet.close()  # end openpyxl's XML writer cleanly before giving up
+            raise ReportError(f"more than {max_rows:,} cases do not fit into one Excel sheet; download the CSV")
+        cells = []
+        for value in row.values():
+            if isinstance(value, dt.datetime):
+                cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            else:
+                cell = WriteOnlyCell(sheet, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # never a formula, whatever the reference says
+            cells.append(cell)
+        sheet.append(cells)
+    info_sheet = workbook.create_sheet("Info")
+    for key, value in info.items():
+        info_sheet.append([key, value])
+    workbook.save(fh)
+    return count
+
+
+@dataclass(frozen=True)
+class Report:
+    file: IO[bytes]
+    filename: str
+    content_type: str
+    rows: int
+
+
+def dispositions_report(session: Session, study: Study, fmt: str, *, labels: Mapping[str, str] | None = None,
+                        actor_id: int | None = None, tz: str = "Europe/Berlin",
+                        now: dt.datetime | None = None) -> Report:
+    """Write the report into a temporary file (rewound, for streaming to the browser) and record
+    the download in the audit trail."""
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format {fmt!r}; choose csv or xlsx")
+    now = now or utcnow()
+    expected = case_count(session, study)
+    if fmt == "xlsx" and expected > MAX_XLSX_ROWS:
+        raise ReportError(f"{expected:,} cases do not fit into one Excel sheet; download the CSV")
+    rows = disposition_rows(session, study, labels=labels, tz=tz)
+    out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned open
+    if fmt == "csv":
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        count = write_csv(rows, text)
+        text.flush()
+        text.detach()
+    else:
+        local = now.astimezone(ZoneInfo(tz))
+        count = write_xlsx(rows, out, info={"study": study.name, "slug": study.slug,
+                                            "generated": local.replace(tzinfo=None).isoformat(timespec="minutes"),
+                                            "time zone": tz, "cases": expected})
+    out.seek(0)
+    stamp = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d-%H%M")
+    audit.record(session, "report.download", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
+                 details={"report": "dispositions", "format": fmt, "rows": count})
+    return Report(out, f"{study.slug}-dispositions-{stamp}.{fmt}", FORMATS[fmt], count)

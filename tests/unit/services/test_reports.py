@@ -1,0 +1,95 @@
+"""The dispositions report: one row per case, no contact data, CSV and XLSX, audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from cati.models import AuditEvent
+from cati.services import reports
+from cati.services.fieldwork import outcome_labels
+from cati.services.reports import ReportError, disposition_rows, dispositions_report
+from tests.fieldwork_seed import TUESDAY_10, add_attempt, add_case, local, make_study, make_user
+
+
+@pytest.fixture
+def study(dbsession):
+    return make_study(dbsession)
+
+
+@pytest.fixture
+def seeded(dbsession, study):
+    anna = make_user(dbsession, study, "anna")
+    ben = make_user(dbsession, study, "ben")
+    done = add_case(dbsession, study, "A-2", state="final", outcome="complete", aapor="1.1", attempts=2,
+                    phone="+4930123456")
+    add_attempt(dbsession, done, anna, "no_answer", "3.13", local(2026, 11, 23, 18, 0))
+    add_attempt(dbsession, done, ben, "complete", "1.1", local(2026, 11, 24, 9, 30))
+    retry = add_case(dbsession, study, "A-1", tier=1, outcome="no_answer", aapor="3.13", attempts=1)
+    add_attempt(dbsession, retry, anna, "no_answer", "3.13", local(2026, 11, 24, 9, 0))
+    add_case(dbsession, study, "=HYPERLINK(\"http://evil\")")
+    add_case(dbsession, study, "T-1", is_test=True)
+    return {"anna": anna, "ben": ben}
+
+
+class TestRows:
+    def test_one_row_per_case_by_reference(self, dbsession, study, seeded):
+        rows = list(disposition_rows(dbsession, study, labels=outcome_labels(study, "de"), batch=2))
+        assert [r.reference for r in rows] == ["=HYPERLINK(\"http://evil\")", "A-1", "A-2"]
+        fresh, retry, done = rows
+        assert (fresh.attempts, fresh.last_outcome, fresh.last_call, fresh.aapor, fresh.status) == (
+            0, "", None, "3.11", "temporary")
+        assert (retry.disposition, retry.disposition_label, retry.interviewer) == (
+            "no_answer", "Keine Antwort", seeded["anna"].code)
+        assert (done.attempts, done.last_outcome, done.disposition, done.aapor, done.status, done.interviewer) == (
+            2, "complete", "complete", "1.1", "final", seeded["ben"].code)
+        assert done.last_call == local(2026, 11, 24, 9, 30)
+        assert done.last_call.utcoffset().total_seconds() == 3600
+
+    def test_keyset_batches_cover_every_case(self, dbsession, study):
+        for i in range(7):
+            add_case(dbsession, study, f"R{i}")
+        assert len(list(disposition_rows(dbsession, study, batch=3))) == 7
+
+
+class TestFiles:
+    def test_csv(self, dbsession, study, seeded):
+        report = dispositions_report(dbsession, study, "csv", now=TUESDAY_10, actor_id=seeded["anna"].id)
+        text = report.file.read().decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0] == list(reports.COLUMNS)
+        assert rows[1][0] == "'=HYPERLINK(\"http://evil\")"  # shown as text, never evaluated
+        assert rows[3][:3] == ["A-2", "2", "complete"]
+        assert rows[3][3] == "2026-11-24T09:30:00+01:00"
+        assert "+4930123456" not in text and "Muster" not in text
+        assert report.rows == 3
+        assert report.filename == "ebike-dispositions-20261124-1000.csv"
+        event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "report.download")).one()
+        assert event.details == {"report": "dispositions", "format": "csv", "rows": 3}
+        assert event.user_id == seeded["anna"].id
+
+    def test_xlsx(self, dbsession, study, seeded):
+        report = dispositions_report(dbsession, study, "xlsx", now=TUESDAY_10)
+        book = load_workbook(io.BytesIO(report.file.read()))
+        sheet = book["Dispositions"]
+        values = [[c.value for c in row] for row in sheet.iter_rows()]
+        assert values[0] == list(reports.COLUMNS)
+        assert values[1][0] == "=HYPERLINK(\"http://evil\")"
+        assert sheet.cell(2, 1).data_type == "s"
+        assert values[3][:3] == ["A-2", 2, "complete"]
+        assert values[3][3].isoformat() == "2026-11-24T09:30:00"
+        assert sheet.freeze_panes == "A2"
+        info = {r[0].value: r[1].value for r in book["Info"].iter_rows()}
+        assert info["cases"] == 3
+
+    def test_too_many_rows_for_excel(self, dbsession, study, seeded):
+        with pytest.raises(ReportError, match="CSV"):
+            reports.write_xlsx(disposition_rows(dbsession, study), io.BytesIO(), info={}, max_rows=2)
+
+    def test_unknown_format(self, dbsession, study):
+        with pytest.raises(ReportError):
+            dispositions_report(dbsession, study, "pdf")
