@@ -230,7 +230,7 @@ def sps_text(dataset: Dataset, *, data_file: str = "export.sav", compress: Compr
         ),
     ]
     for line in header:
-        out.append(_comment(line))
+        out.extend(_comment(piece) for piece in _wrap_bytes(" ".join(line.split()), 200))
     out.append(f"GET FILE={quote(data_file)}.")
     out.extend(_variable_level(dataset.variables))
     out.extend(_missing_values(dataset.variables))

@@ -38,9 +38,10 @@ import pandas as pd
 
 from cati.questionnaires.model import ExportVariable
 
-from .dataset import Dataset, ExportError, decimals, mr_sets, parse_format
+from .dataset import Dataset, ExportError, column_values, decimals, mr_sets, parse_format
 
 Multiple = Literal["spread", "bitstring"]
+CHUNK = 2048
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -53,7 +54,7 @@ class SSSVariable:
     name: str
     label: str
     fields: int
-    render: Callable[[list[Any]], list[str]]
+    render: Callable[[list[list[Any]]], list[list[Any]]]  # chunk columns -> CSV field columns
     values: list[tuple[str, str]] = field(default_factory=list)  # (code, label)
     range: tuple[str, str] | None = None
     size: int | None = None
@@ -83,12 +84,12 @@ def write_sss(
     with data_path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([name for v in plan for name in v.field_names])
-        renders = [v.render for v in plan]
-        for row in dataset.iter_rows():
-            out: list[str] = []
-            for render in renders:
-                out.extend(render(row))
-            writer.writerow(out)
+        n = dataset.n_rows
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            columns = [column_values(dataset.frame.iloc[:, i], v, start, stop) for i, v in enumerate(dataset.variables)]
+            fields = [field for v in plan for field in v.render(columns)]
+            writer.writerows(zip(*fields, strict=True))
     return [path, data_path]
 
 
@@ -118,10 +119,9 @@ def sss_plan(dataset: Dataset, multiple: Multiple = "spread") -> list[SSSVariabl
     return plan
 
 
-def _plain(i: int) -> Callable[[list[Any]], list[str]]:
-    def render(row: list[Any]) -> list[str]:
-        value = row[i]
-        return [""] if value is None else [str(value)]
+def _plain(i: int) -> Callable[[list[list[Any]]], list[list[Any]]]:
+    def render(columns: list[list[Any]]) -> list[list[Any]]:
+        return [columns[i]]  # the csv module writes None as an empty field
 
     return render
 
@@ -131,27 +131,22 @@ def _character(v: ExportVariable, i: int) -> SSSVariable:
 
 
 def _timestamp(v: ExportVariable, i: int) -> SSSVariable:
-    def render(row: list[Any]) -> list[str]:
-        value = row[i]
-        if isinstance(value, dt.datetime):
-            return [value.isoformat(sep=" ", timespec="seconds")]
-        return [""] if value is None else [str(value)]
+    def render(columns: list[list[Any]]) -> list[list[Any]]:
+        return [[x.isoformat(sep=" ", timespec="seconds") if isinstance(x, dt.datetime) else x for x in columns[i]]]
 
     return SSSVariable("character", v.name, v.label, 1, render, size=19, field_names=[v.name])
 
 
 def _date(v: ExportVariable, i: int, taken: set[str]) -> list[SSSVariable]:
-    def render(row: list[Any]) -> list[str]:
-        value = row[i]
-        return [value.strftime("%Y%m%d")] if isinstance(value, dt.date) else [""]
+    def render(columns: list[list[Any]]) -> list[list[Any]]:
+        return [[x.strftime("%Y%m%d") if isinstance(x, dt.date) else None for x in columns[i]]]
 
     out = [SSSVariable("date", v.name, v.label, 1, render, field_names=[v.name])]
     if v.missing:
         name = _free(f"{v.name}_special", taken)
 
-        def special(row: list[Any]) -> list[str]:
-            value = row[i]
-            return [str(value)] if isinstance(value, int) else [""]
+        def special(columns: list[list[Any]]) -> list[list[Any]]:
+            return [[x if isinstance(x, int) else None for x in columns[i]]]
 
         values = [(str(code), v.value_labels.get(code, str(code))) for code in v.missing]
         out.append(SSSVariable("single", name, f"{v.label} (special)", 1, special, values=values, field_names=[name]))
@@ -189,9 +184,10 @@ def _quantity(v: ExportVariable, i: int, series: pd.Series) -> SSSVariable:
         high = max(high, float(numbers.max()))
     values = [(_number(code, places), label) for code, label in v.value_labels.items()]
 
-    def render(row: list[Any]) -> list[str]:
-        value = row[i]
-        return [""] if value is None else [_number(value, places)]
+    def render(columns: list[list[Any]]) -> list[list[Any]]:
+        if not places:
+            return [columns[i]]
+        return [[None if x is None else f"{x:.{places}f}" for x in columns[i]]]
 
     return SSSVariable(
         "quantity",
@@ -221,11 +217,12 @@ def _multiple(s: Any, columns: list[int], layout: Multiple, taken: set[str]) -> 
         count = len(pairs)
         ordered = sorted(pairs, key=lambda p: p[1])
 
-        def spread(row: list[Any]) -> list[str]:
-            if all(row[c] is None for c, _ in ordered):
-                return [""] * count
-            chosen = [str(code) for c, code in ordered if row[c] == 1]
-            return chosen + [""] * (count - len(chosen))
+        def spread(columns: list[list[Any]]) -> list[list[Any]]:
+            rows = []
+            for values in zip(*(columns[c] for c, _ in ordered), strict=True):
+                chosen = [code for (_, code), x in zip(ordered, values, strict=True) if x == 1]
+                rows.append(chosen + [None] * (count - len(chosen)))
+            return [list(field) for field in zip(*rows, strict=True)] if rows else [[] for _ in range(count)]
 
         width = max(len(str(code)) for code in s.codes)
         return SSSVariable(
@@ -243,10 +240,17 @@ def _multiple(s: Any, columns: list[int], layout: Multiple, taken: set[str]) -> 
     highest = max(s.codes)
     position = {code: c for c, code in pairs}
 
-    def bits(row: list[Any]) -> list[str]:
-        if all(row[c] is None for c, _ in pairs):
-            return [""] * highest
-        return ["1" if code in position and row[position[code]] == 1 else "0" for code in range(1, highest + 1)]
+    def bits(columns: list[list[Any]]) -> list[list[Any]]:
+        asked = [any(x is not None for x in values) for values in zip(*(columns[c] for c, _ in pairs), strict=True)]
+        out = []
+        for code in range(1, highest + 1):
+            if code in position:
+                out.append(
+                    [None if not a else 1 if x == 1 else 0 for a, x in zip(asked, columns[position[code]], strict=True)]
+                )
+            else:
+                out.append([0 if a else None for a in asked])
+        return out
 
     return SSSVariable(
         "multiple",

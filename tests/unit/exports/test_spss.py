@@ -9,7 +9,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from cati.exports import build_dataset, write
+from cati.exports import ExportError, build_dataset, write
 from cati.exports.dataset import ExportInfo, column_values
 from cati.exports.spss import MAX_STRING_MISSING_BYTES, display_width, sps_text, spss_seconds, write_sav
 
@@ -93,6 +93,26 @@ def test_specials_are_user_missing_and_off_route_is_sysmis(tmp_path):
             assert math.isnan(plain) and kept == raw
         else:
             assert plain == kept == raw
+
+
+def test_personal_data_is_written_only_on_request(tmp_path):
+    plain, _ = dataset("haustech", count=15)
+    contact, rows = dataset("haustech", count=15, include_pii=True)
+    write_sav(plain, tmp_path / "plain.sav")
+    write_sav(contact, tmp_path / "contact.sav")
+    _, meta = pyreadstat.read_sav(str(tmp_path / "plain.sav"))
+    assert not {"kd_name", "kd_tel", "F3"} & set(meta.column_names)
+    frame, meta = pyreadstat.read_sav(str(tmp_path / "contact.sav"))
+    assert {"kd_name", "kd_tel", "F3"} <= set(meta.column_names)
+    assert frame["kd_name"].tolist() == [row["kd_name"] for row in rows]
+
+
+def test_unknown_format_or_compression_is_refused(tmp_path):
+    ds, _ = dataset("ebike", count=3)
+    with pytest.raises(ExportError, match="unknown export format 'dta'"):
+        write(ds, "dta", tmp_path / "x.dta")
+    with pytest.raises(ExportError, match="compress"):
+        write_sav(ds, tmp_path / "x.sav", compress="gzip")
 
 
 def test_strings_are_padded_to_their_declared_width(tmp_path):
