@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from cati.models import Attempt, Case, CaseTally, Study, User
-from cati.models.meta import utcnow
+from cati.models import Attempt, AuditEvent, Case, CaseTally, Study, User
+from cati.models.meta import UTCDateTime, utcnow
 
 from . import audit
 
@@ -195,3 +195,63 @@ def dispositions_report(session: Session, study: Study, fmt: str, *, labels: Map
     audit.record(session, "report.download", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
                  details={"report": "dispositions", "format": fmt, "rows": count})
     return Report(out, f"{study.slug}-dispositions-{stamp}.{fmt}", FORMATS[fmt], count)
+
+
+# --------------------------------------------------------------------------- audit trail
+
+#: Groups of audit actions a supervisor filters by (action prefixes).
+AUDIT_KINDS = ("interview.", "case.", "contact.", "sample.", "dnc.", "study.", "quota.", "user.", "backcheck.",
+               "report.", "export.")
+AUDIT_PAGE = 100
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    kind: str = ""  # an action prefix from AUDIT_KINDS
+    action: str = ""  # an exact action
+    user_id: int | None = None
+    target: str = ""  # an exact target such as case:A-17
+    since: dt.date | None = None  # local dates, inclusive
+    until: dt.date | None = None
+    before: tuple[dt.datetime, int] | None = None  # keyset cursor: (at, id) of the last row shown
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: dt.datetime
+    user: str | None
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+def audit_trail(session: Session, study: Study, filters: AuditFilter = AuditFilter(), *, tz: str = "Europe/Berlin",
+                limit: int = AUDIT_PAGE) -> tuple[list[AuditRow], tuple[dt.datetime, int] | None]:
+    """A page of the study's audit trail, newest first, and the cursor of the next page (None at
+    the end). Reads the index (study_id, at) backwards from the cursor."""
+    zone = ZoneInfo(tz)
+    query = (select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.target, AuditEvent.details,
+                    User.display_name)
+             .outerjoin(User, User.id == AuditEvent.user_id)
+             .where(AuditEvent.study_id == study.id))
+    if filters.kind:
+        query = query.where(AuditEvent.action.startswith(filters.kind, autoescape=True))
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.user_id is not None:
+        query = query.where(AuditEvent.user_id == filters.user_id)
+    if filters.target:
+        query = query.where(AuditEvent.target == filters.target)
+    if filters.since is not None:
+        query = query.where(AuditEvent.at >= dt.datetime.combine(filters.since, dt.time(), zone))
+    if filters.until is not None:
+        query = query.where(AuditEvent.at < dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time(),
+                                                                zone))
+    if filters.before is not None:
+        at, event_id = filters.before
+        query = query.where(tuple_(AuditEvent.at, AuditEvent.id) < tuple_(literal(at, UTCDateTime()), event_id))
+    rows = session.execute(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit + 1)).all()
+    page = [AuditRow(r.id, r.at, r.display_name, r.action, r.target, r.details or {}) for r in rows[:limit]]
+    cursor = (page[-1].at, page[-1].id) if len(rows) > limit else None
+    return page, cursor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -93,3 +94,49 @@ class TestFiles:
     def test_unknown_format(self, dbsession, study):
         with pytest.raises(ReportError):
             dispositions_report(dbsession, study, "pdf")
+
+
+class TestAuditTrail:
+    @pytest.fixture
+    def trail(self, dbsession, study):
+        anna = make_user(dbsession, study, "anna")
+        events = [("case.outcome", "case:A", anna.id, local(2026, 11, 23, 9, 0)),
+                  ("interview.answer", "interview:1", anna.id, local(2026, 11, 23, 23, 30)),
+                  ("case.release", "case:B", None, local(2026, 11, 24, 0, 30)),
+                  ("study.settings", "study:ebike", None, local(2026, 11, 24, 9, 0)),
+                  ("case.outcome", "case:B", anna.id, local(2026, 11, 24, 9, 0))]
+        for action, target, user_id, at in events:
+            dbsession.add(AuditEvent(study_id=study.id, action=action, target=target, user_id=user_id, at=at))
+        other = make_study(dbsession, slug="andere")
+        dbsession.add(AuditEvent(study_id=other.id, action="case.outcome", target="case:A", at=TUESDAY_10))
+        dbsession.flush()
+        return anna
+
+    def actions(self, rows):
+        return [(r.action, r.target) for r in rows]
+
+    def test_filters(self, dbsession, study, trail):
+        def page(**kw):
+            return self.actions(reports.audit_trail(dbsession, study, reports.AuditFilter(**kw))[0])
+
+        everything = page()
+        assert everything[0] == ("case.outcome", "case:B")  # newest first; same time: higher id first
+        assert ("study.create", "study:ebike") in everything
+        assert page(kind="case.") == [("case.outcome", "case:B"), ("case.release", "case:B"),
+                                      ("case.outcome", "case:A")]
+        assert page(action="case.outcome", target="case:A") == [("case.outcome", "case:A")]
+        assert page(user_id=trail.id) == [("case.outcome", "case:B"), ("interview.answer", "interview:1"),
+                                          ("case.outcome", "case:A")]
+        day = dt.date(2026, 11, 24)  # local days: 00:30 Berlin on the 24th is the 23rd in UTC
+        assert page(since=day, until=day, kind="case.") == [("case.outcome", "case:B"), ("case.release", "case:B")]
+        assert page(until=dt.date(2026, 11, 23), kind="interview.") == [("interview.answer", "interview:1")]
+
+    def test_pages_follow_the_cursor(self, dbsession, study, trail):
+        seen, cursor = [], None
+        while True:
+            rows, cursor = reports.audit_trail(dbsession, study, reports.AuditFilter(kind="case.", before=cursor),
+                                               limit=2)
+            seen += self.actions(rows)
+            if cursor is None:
+                break
+        assert seen == [("case.outcome", "case:B"), ("case.release", "case:B"), ("case.outcome", "case:A")]
