@@ -49,3 +49,6 @@ def includeme(config: Any) -> None:
     config.add_route("study.settings", "/studies/{slug}/settings", factory=StudyContext)
     config.add_route("study.member_add", "/studies/{slug}/members", factory=StudyContext)
     config.add_route("study.member_remove", "/studies/{slug}/members/remove", factory=StudyContext)
+    config.add_route("study.quotas", "/studies/{slug}/quotas", factory=StudyContext)
+    config.add_route("study.quota_target", "/studies/{slug}/quotas/target", factory=StudyContext)
+    config.add_route("study.quota_mode", "/studies/{slug}/quotas/mode", factory=StudyContext)

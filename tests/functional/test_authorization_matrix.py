@@ -45,6 +45,15 @@ def study_manage(ok: int) -> dict[str, dict[str, int]]:
     }
 
 
+def study_supervise(ok: int) -> dict[str, dict[str, int]]:
+    """A page or POST on a study for its supervisors, admins and researchers."""
+    return {
+        "own": expect(403, admin=ok, researcher=ok, supervisor=ok, anonymous=303),
+        "other": expect(404, admin=ok, researcher=ok, anonymous=303),
+        "missing": expect(404, anonymous=303),
+    }
+
+
 #: route name -> method -> expected status per role; study routes are keyed by target first:
 #: route name -> method -> {"own" | "other" | "missing": {role: status}}
 MATRIX: dict[str, dict[str, Any]] = {
@@ -72,6 +81,9 @@ MATRIX: dict[str, dict[str, Any]] = {
     "study.settings": {"POST": study_manage(422)},
     "study.member_add": {"POST": study_manage(422)},
     "study.member_remove": {"POST": study_manage(422)},
+    "study.quotas": {"GET": study_supervise(200)},
+    "study.quota_target": {"POST": study_supervise(422)},
+    "study.quota_mode": {"POST": study_supervise(422)},
 }
 
 #: Form data beyond the CSRF token, where an empty form would not show the authorization.
