@@ -176,12 +176,10 @@ class Dataset:
         for system-missing; specials stay their codes. ``labels=True`` replaces every code that
         has a (non-empty) value label by the label."""
         n = self.n_rows
+        columns = [(self.frame.iloc[:, i], v) for i, v in enumerate(self.variables)]
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
-            lists = [
-                column_values(self.frame.iloc[:, i], v, start, stop, labels=labels)
-                for i, v in enumerate(self.variables)
-            ]
+            lists = [column_values(series, v, start, stop, labels=labels) for series, v in columns]
             yield from map(list, zip(*lists, strict=True))
 
 

@@ -85,9 +85,10 @@ def write_sss(
         writer = csv.writer(handle)
         writer.writerow([name for v in plan for name in v.field_names])
         n = dataset.n_rows
+        series = [(dataset.frame.iloc[:, i], v) for i, v in enumerate(dataset.variables)]
         for start in range(0, n, CHUNK):
             stop = min(start + CHUNK, n)
-            columns = [column_values(dataset.frame.iloc[:, i], v, start, stop) for i, v in enumerate(dataset.variables)]
+            columns = [column_values(column, v, start, stop) for column, v in series]
             fields = [field for v in plan for field in v.render(columns)]
             writer.writerows(zip(*fields, strict=True))
     return [path, data_path]
