@@ -2,8 +2,10 @@
 
 Exit codes: 0 done; 1 bad input (questionnaire problems as ``FILE:LINE:COL: message``, unreadable
 answers or sample file); 2 wrong usage, or a question on the route without a scripted answer;
-3 a scripted answer refused by a hard check. Never a traceback: researchers run this on files
-they are still writing.
+3 a scripted answer refused by a hard check. Every message goes to standard error as one line
+``cati simulate: <message>`` (docs/cli.md); answers and sample files are read by the
+questionnaire's YAML rules (``yamlload.load_data``). Never a traceback: researchers run this on
+files they are still writing.
 """
 
 from __future__ import annotations
@@ -59,23 +61,21 @@ def _fail(message: str, code: int) -> int:
 
 
 def _read_mapping(path: str, what: str) -> Mapping[str, Any]:
-    import yaml
+    """An answers or sample file, read by the questionnaire's YAML rules (see ``load_data``):
+    ``plz: 01067`` stays the text "01067", ``T1: no`` the text "no", dates stay ISO texts; a YAML
+    problem is reported as ``FILE:LINE:COL: message``."""
+    from cati.questionnaires.errors import QuestionnaireError
+    from cati.questionnaires.yamlload import load_data
 
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _InputError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _InputError(f"cannot read {what} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
-        raise _InputError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
-        raise _InputError(f"{path}: expected a mapping of names to values")
-    return data
+        data = load_data(text, path, mapping=True)
+    except QuestionnaireError as exc:
+        raise _InputError("; ".join(f"{problem} ({what} file)" for problem in exc.problems)) from None
+    return data if isinstance(data, Mapping) else {}
 
 
 class _InputError(Exception):
@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     engine = Engine(questionnaire)
     if args.random is not None:
         if args.random < 0:
-            return _fail("--random needs a positive number", 2)
+            return _fail(f"--random {args.random}: the number of interviews cannot be negative", 2)
         coverage = simulate.run_random(engine, args.random, args.seed, full=full, sample=sample, lang=args.lang)
         report = coverage.report()
         if args.format == "json":

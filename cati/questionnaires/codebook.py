@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from . import fills, model
+from .languages import for_language
 
 MAX_LABEL_BYTES = 256
 DATE_FORMAT = "EDATE10"  # dd.mm.yyyy, the German/European convention; pyreadstat and PSPP read it
@@ -57,7 +58,7 @@ _WORDS = {
 
 
 def _word(q: model.Questionnaire, key: str) -> str:
-    return _WORDS.get(q.default_language, _WORDS["en"])[key]
+    return (for_language(_WORDS, q.default_language) or _WORDS["en"])[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ def _sample_field(q: model.Questionnaire, f: model.SampleField, out: list[model.
     label = (f.label or {}).get(lang) or f.name
     common = {"name": f.name, "label": label, "kind": "value", "answer_key": f.name, "pii": f.pii}
     if f.type == "single":
-        labels = {o.code: o.text.raw.get(lang, "") for o in f.options}
+        labels = {o.code: _text_label(o.text, lang) for o in f.options}
         out.append(
             model.ExportVariable(
                 **common,
@@ -172,7 +173,7 @@ def _nodes(
         elif isinstance(node, model.Loop):
             inner = it.when(_src(node.show_if))
             for item in node.export_items:
-                label = item.text.raw.get(q.default_language, str(item.code))
+                label = _text_label(item.text, q.default_language) or str(item.code)
                 _nodes(q, node.body, inner.nested(item.code, label, _item_condition(node, item)), out)
         elif isinstance(node, model.QuotaCheckpoint):
             _quota(q, node, it, out)
@@ -262,7 +263,7 @@ def _question(
             width=width,
             missing=missing,
         )
-    elif t == "date":
+    elif t == "date" or (t == "computed" and question.value_type == "date"):
         value(
             key,
             label,
@@ -278,7 +279,7 @@ def _question(
         fmt = _int_format(labels or [0])
         for row in question.rows:
             row_key = f"{question.id}_{row.code}{it.suffix}"
-            row_label = f"{label}: {row.text.raw.get(lang, '')}"
+            row_label = f"{label}: {_text_label(row.text, lang, it)}"
             row_condition = _joined((*it.conditions, _src(row.show_if)) if row.show_if else it.conditions)
             out.append(
                 model.ExportVariable(
@@ -319,7 +320,7 @@ def _multi(
         out.append(
             model.ExportVariable(
                 name=f"{question.id}_{option.code}{it.suffix}",
-                label=f"{label}: {option.text.raw.get(lang, '')}",
+                label=f"{label}: {_text_label(option.text, lang, it)}",
                 kind="dichotomy",
                 answer_key=key,
                 spss_type="numeric",
@@ -372,7 +373,7 @@ def _others(
         out.append(
             model.ExportVariable(
                 name=name,
-                label=f"{label}: {option.text.raw.get(lang, '')}",
+                label=f"{label}: {_text_label(option.text, lang, it)}",
                 kind="value",
                 answer_key=name,
                 spss_type="string",
@@ -422,8 +423,9 @@ def _order(
 def _label(q: model.Questionnaire, question: model.Question, it: _Iteration) -> str:
     """The variable label, with ``{$label}``/``{$code}`` filled per loop iteration (§3).
 
-    Without a ``label`` the question text stands in (other fills shown as ``{name}``), shortened
-    to fit SPSS's 256 bytes.
+    Without a ``label`` the question text stands in, shortened to fit SPSS's 256 bytes. Every
+    label text follows :func:`_render`, so the question's own label and the labels generated
+    from it (``<label>: <option>``) show fills the same way.
     """
     lang = q.default_language
     raw = (question.label or {}).get(lang)
@@ -446,17 +448,36 @@ def _label(q: model.Questionnaire, question: model.Question, it: _Iteration) -> 
     return f"{text} ({', '.join(outer)})" if outer else text
 
 
+def _text_label(text: model.Text, lang: str, it: _Iteration | None = None) -> str:
+    """An option, row or special-code text as a label (value labels, and the part after the
+    colon in generated labels), by the same rule as variable labels (:func:`_render`)."""
+    parts = text.parts.get(lang)
+    if parts is None:
+        return text.raw.get(lang, "")
+    return _render(parts, it.items[-1] if it is not None and it.items else None)
+
+
 def _render(parts: model.Template, item: tuple[int, str] | None) -> str:
+    """A label from a parsed text: the one rule for every label in the codebook.
+
+    ``{$label}``/``{$code}`` show the current loop item (in a loop's variables); ``{{``/``}}``
+    are single braces; every other fill is shown as written (``{S1}``, ``{S1:label}``,
+    ``{=S2 * 7}``, ``{$interviewer}``): a label is the same for every respondent.
+    """
     pieces = []
     for part in parts:
         if isinstance(part, str):
             pieces.append(part)
-        elif part.kind == "loop_label" and item is not None:
-            pieces.append(item[1])
-        elif part.kind == "loop_code" and item is not None:
-            pieces.append(str(item[0]))
+        elif part.kind == "loop_label":
+            pieces.append(item[1] if item is not None else "{$label}")
+        elif part.kind == "loop_code":
+            pieces.append(str(item[0]) if item is not None else "{$code}")
+        elif part.kind == "interviewer":
+            pieces.append("{$interviewer}")
         elif part.kind == "expr" and part.expr is not None:
             pieces.append("{=" + part.expr.source + "}")
+        elif part.kind == "label":
+            pieces.append("{" + (part.name or "") + ":label}")
         else:
             pieces.append("{" + (part.name or part.kind) + "}")
     return "".join(pieces)
@@ -472,11 +493,12 @@ def _shorten(text: str) -> str:
 
 def _special_label(q: model.Questionnaire, name: str) -> str:
     text = q.special_labels.get(name)
-    return text.raw.get(q.default_language, name) if text is not None else name
+    return _text_label(text, q.default_language) if text is not None else name
 
 
 def _option_labels(options: tuple[model.Option, ...], lang: str) -> dict[int, str]:
-    return {option.code: option.text.raw.get(lang, "") for option in options}
+    """Value labels: the option texts by the label rule (fills as written, single braces)."""
+    return {option.code: _text_label(option.text, lang) for option in options}
 
 
 def _int_format(values: Mapping[int, str] | list[int] | tuple[int, ...]) -> str:

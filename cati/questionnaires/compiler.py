@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import expressions, fills, model
 from .errors import Problem, QuestionnaireError
+from .languages import for_language
 from .model import Pos
 from .names import ID_RE, PARADATA, NameRegistry, did_you_mean, name_problem
 from .schema import (
@@ -477,12 +478,30 @@ class _Compiler:
                     f"{what}: label({name}) needs a variable with answer labels",
                 )
                 ok = False
-        for quota in sorted(getattr(parsed, "quota_refs", ()) or ()):
+        for ref in sorted(getattr(parsed, "quota_refs", ()) or ()):
+            # quota_open('q') or quota_open('q.cell'), as the engine reads them.
+            quota, dot, cell = ref.partition(".")
             if quota not in self.quota_fields:
                 hint = did_you_mean(quota, self.quota_fields)
-                self.error(src.at(_name_offset(src.text, quota, base)), f"{what}: unknown quota {quota!r}{hint}")
+                self.error(src.at(_name_offset(src.text, ref, base)), f"{what}: unknown quota {quota!r}{hint}")
+                ok = False
+                continue
+            cells = self._quota_cells(quota)
+            if dot and cells is not None and cell not in cells:
+                offset = _name_offset(src.text, ref, base) + len(quota) + 1
+                self.error(
+                    src.at(offset),
+                    f"{what}: quota {quota!r} has no cell {cell!r}{did_you_mean(cell, cells)}",
+                )
                 ok = False
         return ok
+
+    def _quota_cells(self, quota: str) -> list[str] | None:
+        """The cell ids of a declared quota; None when its definition is broken (reported there)."""
+        fields = self.quota_fields.get(quota)
+        if fields is None or "cells" not in fields:
+            return None
+        return [cell["id"] for cell in fields["cells"]]
 
     def _lookup(self, name: str, allow_self: str | None = None) -> Var | None:
         return self.vars.get(name)
@@ -540,8 +559,10 @@ class _Compiler:
 
     def _special_codes(self, top: Fields) -> None:
         for name, labels in BUILTIN_SPECIAL_LABELS.items():
-            if all(lang in labels for lang in self.languages):
-                self.special_labels[name] = {lang: labels[lang] for lang in self.languages}
+            # de-CH gets the de label: built-in texts go by the base language
+            builtin = {lang: text for lang in self.languages if (text := for_language(labels, lang)) is not None}
+            if len(builtin) == len(self.languages):
+                self.special_labels[name] = builtin
         node = top.get("special_codes")
         if node is None:
             return
@@ -1342,7 +1363,7 @@ class _QuestionBuilder:
                 text = c.text(raw, f"{self.what} {key}", value_label=True)
             else:
                 builtin = BUILTIN_NPS_LABELS[key]
-                missing = [lang for lang in c.languages if lang not in builtin]
+                missing = [lang for lang in c.languages if for_language(builtin, lang) is None]
                 if missing:
                     c.error(
                         f.pos,
@@ -1350,7 +1371,7 @@ class _QuestionBuilder:
                     )
                     text = None
                 else:
-                    text = _plain_text({lang: builtin[lang] for lang in c.languages})
+                    text = _plain_text({lang: for_language(builtin, lang) or "" for lang in c.languages})
             if text is not None:
                 labels.append(model.Option(code, text, f.at(key) if raw is not None else f.pos))
         return {"min": 0, "max": 10, "decimals": 0, "scale_labels": tuple(labels)}
@@ -1404,8 +1425,9 @@ class _QuestionBuilder:
         if expr is None:
             return None
         value_type = "numeric" if options else self._value_type(expr)
-        if value_type == "string" and "decimals" in f:
-            c.error(f.key_at("decimals"), f"{self.what}: decimals do not apply to a text value")
+        if value_type != "numeric" and "decimals" in f:
+            noun = "text" if value_type == "string" else "date"
+            c.error(f.key_at("decimals"), f"{self.what}: decimals do not apply to a {noun} value")
         result: dict[str, object] = {"expr": expr, "when": when, "options": options, "value_type": value_type}
         if value_type == "numeric" and not options:
             result["decimals"] = f.get("decimals", COMPUTED_DECIMALS)
@@ -1414,14 +1436,17 @@ class _QuestionBuilder:
         return result
 
     def _value_type(self, expr: expressions.Expr) -> str:
-        """numeric or string, from the expression and the types of the variables it uses."""
+        """numeric, string or date, from the expression and the types of the variables it uses.
+
+        A date (``today() + 14``, ``iif(c, D1, D2)``) is stored as an ISO text but read back as
+        a date, shown as a date and exported as one (questionnaire-format "Values")."""
         name_types = {}
         for name in expr.names:
             var = self.c.vars.get(name)
             if var is not None:
                 name_types[name] = var.vtype
-        kind = expressions.infer_type(expr, name_types=name_types)
-        return "string" if kind == "string" else "numeric"
+        kind = expressions.infer_type(expr, name_types=name_types, dates=True)
+        return kind if kind in ("string", "date") else "numeric"
 
 
 # --------------------------------------------------------------------------- helpers

@@ -954,16 +954,19 @@ def parse(source: str, *, allow_random: bool = False) -> Expr:
 
 # ----------------------------------------------------------------------------- static types
 
-TypeName = Literal["numeric", "string", "boolean", "unknown"]
+TypeName = Literal["numeric", "string", "boolean", "date", "unknown"]
 
 
-def infer_type(expr: Expr, *, name_types: Mapping[str, str] | None = None) -> TypeName:
+def infer_type(expr: Expr, *, name_types: Mapping[str, str] | None = None, dates: bool = False) -> TypeName:
     """A shallow guess of the result type, for a computed variable's export type.
 
-    ``name_types`` may give the types of variables ("numeric", "string", ...); without it a bare
-    name is "unknown".
+    ``name_types`` may give the types of variables ("numeric", "string", "date", ...); without
+    it a bare name is "unknown". Without ``dates`` a date-valued expression counts as
+    "numeric" (``today() + 14``) or "unknown" (``today()``); with ``dates`` it is "date":
+    ``today()``, a date variable, ``iif`` whose branches are dates, and a date plus or minus a
+    number of days (date - date stays "numeric", the number of days).
     """
-    return _type_of(expr._tree, name_types or {})
+    return _type_of(expr._tree, name_types or {}, dates)
 
 
 def _is_null(node: ast.expr) -> bool:
@@ -971,7 +974,7 @@ def _is_null(node: ast.expr) -> bool:
         isinstance(node, ast.Name) and node.id in ("null", "None"))
 
 
-def _type_of(node: ast.expr, names: Mapping[str, str]) -> TypeName:
+def _type_of(node: ast.expr, names: Mapping[str, str], dates: bool = False) -> TypeName:
     if isinstance(node, ast.Constant):
         v = node.value
         if isinstance(v, bool):
@@ -983,17 +986,21 @@ def _type_of(node: ast.expr, names: Mapping[str, str]) -> TypeName:
         if node.id in _LOOP_REFS:
             return "numeric" if node.id == "_code" else "string"
         kind = names.get(node.id)
-        return kind if kind in ("numeric", "string", "boolean") else "unknown"  # type: ignore[return-value]
+        known = ("numeric", "string", "boolean", "date") if dates else ("numeric", "string", "boolean")
+        return kind if kind in known else "unknown"  # type: ignore[return-value]
     if isinstance(node, ast.BoolOp | ast.Compare):
         return "boolean"
     if isinstance(node, ast.UnaryOp):
         return "boolean" if isinstance(node.op, ast.Not) else "numeric"
     if isinstance(node, ast.BinOp):
+        top = node
         strings = False
         while isinstance(node, ast.BinOp):  # iterative: chains may be long
-            strings = strings or (isinstance(node.op, ast.Add) and _type_of(node.right, names) == "string")
+            strings = strings or (isinstance(node.op, ast.Add) and _type_of(node.right, names, dates) == "string")
             node = node.left
-        return "string" if strings or _type_of(node, names) == "string" else "numeric"
+        if strings or _type_of(node, names, dates) == "string":
+            return "string"
+        return _date_arithmetic(top, names) if dates else "numeric"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         func = node.func.id
         if func in _BOOLEAN_FUNCS:
@@ -1002,11 +1009,33 @@ def _type_of(node: ast.expr, names: Mapping[str, str]) -> TypeName:
             return "numeric"
         if func == "label":
             return "string"
+        if func == "today" and dates:
+            return "date"
         if func == "iif":
-            return _common([_type_of(a, names) for a in node.args[1:] if not _is_null(a)])
+            return _common([_type_of(a, names, dates) for a in node.args[1:] if not _is_null(a)])
         if func == "random_pick" and isinstance(node.args[0], ast.List):
-            return _common([_type_of(a, names) for a in node.args[0].elts if not _is_null(a)])
+            return _common([_type_of(a, names, dates) for a in node.args[0].elts if not _is_null(a)])
     return "unknown"
+
+
+def _date_arithmetic(node: ast.BinOp, names: Mapping[str, str]) -> TypeName:
+    """"date" for a chain like ``D1 + 14 - x`` that moves a date by days, else "numeric".
+
+    Mirrors :func:`_add` and :func:`_sub`: date + days and days + date are dates, date - days is
+    a date, date - date is a number; anything else with a date gives null at run time, and stays
+    "numeric" here as it always was.
+    """
+    spine = []
+    while isinstance(node, ast.BinOp):  # iterative: chains may be long
+        spine.append(node)
+        node = node.left
+    kind = _type_of(node, names, True)
+    for binop in reversed(spine):
+        right = _type_of(binop.right, names, True)
+        left_date, right_date = kind == "date", right == "date"
+        moves = left_date != right_date if isinstance(binop.op, ast.Add) else left_date and not right_date
+        kind = "date" if moves and isinstance(binop.op, ast.Add | ast.Sub) else "numeric"
+    return kind
 
 
 def _common(kinds: list[TypeName]) -> TypeName:

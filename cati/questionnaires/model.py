@@ -147,7 +147,7 @@ class Question(Node):
     # computed
     expr: Expr | None = None
     when: Expr | None = None
-    value_type: Literal["numeric", "string"] = "numeric"
+    value_type: Literal["numeric", "string", "date"] = "numeric"  # date: stored ISO, read back as a date
     # nps: labels of the scale ends (codes 0 and 10), for display and value labels
     scale_labels: tuple[Option, ...] = ()
 

@@ -2,8 +2,9 @@
 
 Fills show *labels*, not codes, and numbers and dates the way the interview language writes
 them (German ``19,99`` and ``01.03.2025``; English ``19.99`` and the unambiguous ISO date
-``2025-03-01``). Specials show their label ("weiß nicht"); unanswered or off-route values show
-nothing, so a fill never leaks a stale answer.
+``2025-03-01``; a code with a region such as ``de-CH`` follows its base language). Specials
+show their label ("weiß nicht"); unanswered or off-route values show nothing, so a fill never
+leaks a stale answer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from . import expressions as ex
 from . import model
+from .languages import base_language, for_language
 from .route import NameRef, Scope, row_key
 
 #: Languages that write a decimal comma and day.month.year dates.
@@ -48,13 +50,13 @@ def format_number(value: float | int, lang: str, decimals: int | None = None) ->
         text = str(int(value)) if value.is_integer() else f"{value:.10f}".rstrip("0").rstrip(".")
     else:
         text = str(value)
-    if lang in _DECIMAL_COMMA:
+    if base_language(lang) in _DECIMAL_COMMA:
         text = text.replace(".", ",")
     return text
 
 
 def format_date(value: dt.date, lang: str) -> str:
-    if lang == "en" or lang not in _DECIMAL_COMMA:
+    if base_language(lang) not in _DECIMAL_COMMA:
         return value.isoformat()
     return f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
 
@@ -64,7 +66,7 @@ def join_labels(labels: Sequence[str], lang: str) -> str:
     labels = [label for label in labels if label]
     if len(labels) <= 1:
         return labels[0] if labels else ""
-    conjunction = _AND.get(lang, _AND["en"])
+    conjunction = for_language(_AND, lang) or _AND["en"]
     return f"{', '.join(labels[:-1])} {conjunction} {labels[-1]}"
 
 
@@ -72,7 +74,8 @@ def special_label(questionnaire: model.Questionnaire, name: str, lang: str) -> s
     text = questionnaire.special_labels.get(name)
     if text is not None:
         return pick(text, lang)
-    return _FALLBACK_SPECIAL_LABELS.get(lang, _FALLBACK_SPECIAL_LABELS["en"]).get(name, name)
+    labels = for_language(_FALLBACK_SPECIAL_LABELS, lang) or _FALLBACK_SPECIAL_LABELS["en"]
+    return labels.get(name, name)
 
 
 def format_value(scope: Scope, value: Any, lang: str, decimals: int | None = None) -> str:

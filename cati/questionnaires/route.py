@@ -173,6 +173,19 @@ class FlowIndex:
         return ref.question.options
 
 
+def value_kind(ref: NameRef) -> str | None:
+    """``date`` for the values stored as ISO texts that expressions see as dates: date questions,
+    date sample fields and computed values whose expression gives a date (``today() + 14``)."""
+    if ref.sample is not None:
+        return ref.sample.type
+    question = ref.question
+    if question is None:
+        return None
+    if question.type == "computed" and question.value_type == "date":
+        return "date"
+    return question.type
+
+
 def to_expression_value(raw: Any, ref: NameRef) -> Any:
     """A stored JSON value as the expression language sees it (specials as states, dates)."""
     if raw is None:
@@ -181,7 +194,7 @@ def to_expression_value(raw: Any, ref: NameRef) -> Any:
         special = ex.SPECIALS.get(raw)
         if special is not None:
             return special
-        kind = ref.sample.type if ref.sample is not None else (ref.question.type if ref.question else None)
+        kind = value_kind(ref)
         if kind == "date" and ref.part == "value":
             try:
                 return dt.date.fromisoformat(raw)

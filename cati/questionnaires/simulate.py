@@ -111,7 +111,7 @@ def _scripted_value(script: Mapping[str, Any], screen: Screen) -> tuple[Any, dic
         raise MissingAnswer(screen.key)
     used.add(screen.key)
     value = script[screen.key]
-    chosen = value if isinstance(value, list) else [value]
+    chosen = {str(code) for code in (value if isinstance(value, list) else [value])}
     others = {}
     for option in screen.options:
         if option.other_key is None:
@@ -119,7 +119,8 @@ def _scripted_value(script: Mapping[str, Any], screen: Screen) -> tuple[Any, dic
         if option.other_key in script:
             used.add(option.other_key)
             others[option.other_key] = script[option.other_key]
-        elif option.code in chosen:
+        elif screen.required and str(option.code) in chosen:
+            # As the engine: a specify text is required only when its question is.
             raise MissingAnswer(option.other_key)
     return value, others, used
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import expressions as ex
 from . import model
+from .languages import for_language
 from .render import format_date, format_number, render, special_label
 from .route import Scope, row_key
 
@@ -96,7 +97,7 @@ class _Refused(Exception):
 
 
 def _message(lang: str, check: str, params: Mapping[str, Any]) -> str:
-    table = _MESSAGES.get(lang, _MESSAGES["en"])
+    table = for_language(_MESSAGES, lang) or _MESSAGES["en"]
     return table[check].format(**params)
 
 

@@ -15,6 +15,9 @@ no recursion, so deep nesting cannot exhaust the stack):
   Timestamps stay text too (the questionnaire checker parses ISO dates itself).
 * Duplicate keys, unknown tags, recursive aliases, nesting deeper than :data:`MAX_DEPTH`, files
   over :data:`MAX_BYTES` and alias expansion over :data:`MAX_ALIAS_NODES` nodes are errors.
+
+:func:`load_data` reads the small data files of ``cati simulate`` (answers, sample) by the same
+rules and hands back plain Python values.
 """
 
 from __future__ import annotations
@@ -122,6 +125,64 @@ def _pos(mark: yaml.Mark | None) -> Pos:
 
 def load_yaml(text: str, source: str) -> Node:
     """Parse one YAML document into a positioned tree; raise :class:`QuestionnaireError`."""
+    node = _load(text, source, empty_ok=False)
+    assert node is not None
+    return node
+
+
+def load_data(text: str, source: str, *, booleans: bool = False, mapping: bool = False) -> object:
+    """A small data file (``cati simulate`` answers and sample) as plain Python values.
+
+    Read by the same rules as questionnaires (only plain decimal numbers are numbers, so
+    ``plz: 01067`` stays the text ``"01067"``; dates stay ISO texts; duplicate keys, tags and
+    alias bombs are errors, reported as :class:`QuestionnaireError` with ``FILE:LINE:COL``).
+    Unless ``booleans`` is set, an unquoted ``yes``/``no``/``on``/``off``/``true``/``false``
+    stays the word as written (``T1: no`` is the answer "no"). Mapping keys are their source
+    text. An empty file (or one with only comments) gives None. With ``mapping`` anything but a
+    mapping at the top is an error.
+    """
+    node = _load(text, source, empty_ok=True)
+    if node is None:
+        return None
+    if mapping and not isinstance(node, YMap):
+        message = f"expected a mapping of names to values, found {describe(node)}"
+        raise QuestionnaireError([Problem(source, node.pos.line, node.pos.col, message)])
+    return to_python(node, booleans=booleans)
+
+
+def to_python(node: Node, *, booleans: bool = False) -> object:
+    """A positioned tree as plain dicts, lists and scalars (see :func:`load_data`); iterative,
+    so deep nesting within :data:`MAX_DEPTH` is fine, and aliases are copied, not shared."""
+
+    def scalar(item: Scalar) -> object:
+        if isinstance(item.value, bool) and not booleans:
+            return item.text
+        return item.value
+
+    if isinstance(node, Scalar):
+        return scalar(node)
+    root: dict[str, object] | list[object] = {} if isinstance(node, YMap) else []
+    stack: list[tuple[YMap | YSeq, dict[str, object] | list[object]]] = [(node, root)]
+    while stack:
+        source, target = stack.pop()
+        children = source.items.values() if isinstance(source, YMap) else source.items
+        values: list[object] = []
+        for child in children:
+            if isinstance(child, Scalar):
+                values.append(scalar(child))
+            else:
+                inner: dict[str, object] | list[object] = {} if isinstance(child, YMap) else []
+                stack.append((child, inner))
+                values.append(inner)
+        if isinstance(target, dict):
+            assert isinstance(source, YMap)
+            target.update(zip(source.items, values, strict=True))
+        else:
+            target.extend(values)
+    return root
+
+
+def _load(text: str, source: str, *, empty_ok: bool) -> Node | None:
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise QuestionnaireError([Problem(source, 1, 1, f"file is larger than {MAX_BYTES:,} bytes")])
     try:
@@ -130,7 +191,7 @@ def load_yaml(text: str, source: str) -> Node:
         pos = _offset_pos(text, exc.start)
         raise QuestionnaireError([Problem(source, pos.line, pos.col, "invalid character (lone surrogate)")]) from None
     try:
-        return _Builder().build(text)
+        return _Builder().build(text, empty_ok=empty_ok)
     except _LoadError as exc:
         raise QuestionnaireError([Problem(source, exc.pos.line, exc.pos.col, exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
@@ -176,10 +237,12 @@ class _Builder:
         self.root: Node | None = None
         self.documents = 0
 
-    def build(self, text: str) -> Node:
+    def build(self, text: str, *, empty_ok: bool = False) -> Node | None:
         for event in yaml.parse(text, Loader=_Parser):
             self._event(event)
         if self.root is None:
+            if empty_ok:
+                return None
             raise _LoadError(Pos(1, 1), "the file is empty: expected a questionnaire (a mapping)")
         return self.root
 

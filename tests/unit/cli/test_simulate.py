@@ -153,3 +153,80 @@ def test_sample_values_are_typed_as_declared(capsys, tmp_path):
     code, _, err = simulate(capsys, HAUSTECH, "--answers", str(answers), "--sample", str(sample))
     assert code == 1
     assert "sample field montage: code 7 is not an option of montage" in err
+
+
+SMALL = """\
+format: cati/1
+id: t
+version: 1
+title: T
+languages: [de]
+dispositions: {COMPLETE: 1}
+sample: [{name: plz, type: text}, {name: kunde, type: text}]
+flow:
+- {id: T1, type: text, text: "Bemerkung"}
+- {id: M, type: multi, required: false, text: m,
+   options: [{code: 1, de: a}, {code: 96, de: anders, other: {id: M_oth}}]}
+- {id: T2, type: text, text: "PLZ {plz}"}
+"""
+
+
+def test_answers_and_sample_are_read_like_questionnaires(capsys, tmp_path):
+    questionnaire = tmp_path / "q.yaml"
+    questionnaire.write_text(SMALL, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text("plz: 01067\nkunde: yes\n", encoding="utf-8")
+    (tmp_path / "a.yaml").write_text("T1: no\nM: [1]\nT2: 0x1F\n", encoding="utf-8")
+    args = [str(questionnaire), "--answers", str(tmp_path / "a.yaml"), "--sample", str(tmp_path / "s.yaml")]
+    code, out, err = simulate(capsys, *args)
+    assert code == 0, err
+    data = json.loads(out)["data"]
+    assert (data["plz"], data["kunde"], data["T1"], data["T2"]) == ("01067", "yes", "no", "0x1F")
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ("T1: x\nT1: y\n", "2:1: duplicate key 'T1'"),
+        ("T1: [a\n", "2:1: YAML syntax"),
+        ("- a\n", "1:1: expected a mapping"),
+    ],
+)
+def test_yaml_problems_in_answers_name_file_line_and_column(capsys, tmp_path, content, where):
+    answers = tmp_path / "a.yaml"
+    answers.write_text(content, encoding="utf-8")
+    code, out, err = simulate(capsys, EBIKE, "--answers", str(answers))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"cati simulate: {answers}:{where}")
+
+
+def test_optional_question_needs_no_specify_text(capsys, tmp_path):
+    questionnaire = tmp_path / "q.yaml"
+    questionnaire.write_text(SMALL, encoding="utf-8")
+    answers = tmp_path / "a.yaml"
+    answers.write_text('T1: "x"\nM: [1, 96]\nT2: "y"\n', encoding="utf-8")
+    code, out, err = simulate(capsys, str(questionnaire), "--answers", str(answers))
+    assert code == 0, err  # the engine accepts an optional question's "other" without its text
+    data = json.loads(out)["data"]
+    assert (data["M_96"], data["M_oth"]) == (1, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lang", "de-CH"], "cati simulate: --lang de-CH: the questionnaire has de, en\n"),
+        (["--full", "alter"], "cati simulate: --full expects QUOTA.CELL, got 'alter'\n"),
+        (["--full", "alter.x"], "cati simulate: --full alter.x: no such quota cell\n"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_documented_prefix(capsys, args, message):
+    code, out, err = simulate(capsys, EBIKE, "--answers", str(DATA / "ebike_complete.yaml"), *args)
+    assert (code, out, err) == (2, "", message)
+    code, out, err = simulate(capsys, EBIKE, "--random", "-1")
+    assert (code, out, err) == (2, "", "cati simulate: --random -1: the number of interviews cannot be negative\n")
+
+
+def test_cli_docs_describe_the_simulate_messages():
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "`cati simulate: <message>`" in docs
+    for example in ("--lang fr: the questionnaire has de, en", "--full expects QUOTA.CELL", "--full alter.x: no such"):
+        assert f"`cati simulate: {example}" in docs

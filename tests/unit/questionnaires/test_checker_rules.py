@@ -369,6 +369,28 @@ CASES = [
     # ---- quotas
     ("quota node of an unknown quota", doc("- {quota: »qq}\n"), "unknown quota 'qq'"),
     (
+        "quota_open names an unknown cell",
+        doc(
+            "- {quota: qa}\n- {info: i, text: x, show_if: \"quota_open('qa.»alx')\"}\n",
+            "quotas:\n  - {id: qa, on_full: SO, cells: [{id: a, if: 'true', target: 1},"
+            " {id: alt, if: 'true', target: 1}]}\n",
+        ),
+        "info i show_if: quota 'qa' has no cell 'alx' (did you mean 'alt'?)",
+    ),
+    (
+        "quota_open names an unknown quota with a cell",
+        doc(
+            "- {quota: qa}\n- {info: i, text: x, show_if: \"quota_open('»qq.a')\"}\n",
+            "quotas:\n  - {id: qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}]}\n",
+        ),
+        "info i show_if: unknown quota 'qq'",
+    ),
+    (
+        "decimals on a computed date",
+        doc("- {id: C, type: computed, expr: 'today() + 7', »decimals: 1}\n"),
+        "C: decimals do not apply to a date value",
+    ),
+    (
         "quota never assigned",
         doc("- {info: i, text: x}\n", "quotas:\n  - {id: »qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}]}\n"),
         "quota 'qa' is never assigned: add '- quota: qa' to the flow",

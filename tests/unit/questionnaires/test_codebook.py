@@ -214,3 +214,22 @@ def test_sample_field_label() -> None:
         doc("- {info: i, text: x}\n", top="sample:\n  - {name: region, type: text, label: 'Region (CRM)'}\n")
     )
     assert by_name(build_codebook(q))["region"].label == "Region (CRM)"
+
+
+def test_one_label_rule_for_variable_generated_and_value_labels() -> None:
+    q = compile_text(
+        doc(
+            "- {id: A, type: single, text: a, options: [{code: 1, text: 'one {{x}}'}]}\n"
+            "- {id: G, type: grid, text: 'G {A} {A:label}', rows: [{code: 1, text: 'R{{1}}'}],"
+            " options: [{code: 1, text: 'ok {A}'}]}\n"
+            "- {id: M, type: multi, text: 'M {=A + 1} {$interviewer}', options: [{code: 1, text: 'x {A:label}'}]}\n"
+            "- loop: L\n  over: A\n  body:\n"
+            "  - {id: K, type: multi, text: 'K {$label}', options: [{code: 1, text: '{$label} gut'}]}\n"
+        )
+    )
+    v = by_name(build_codebook(q))
+    assert v["A"].value_labels == {1: "one {x}"}
+    assert v["G_1"].label == "G {A} {A:label}: R{1}"
+    assert v["G_1"].value_labels == {1: "ok {A}"}
+    assert v["M_1"].label == "M {=A + 1} {$interviewer}: x {A:label}"
+    assert v["K_1_1"].label == "K one {x}: one {x} gut"

@@ -121,3 +121,14 @@ def test_load_questionnaire_raises_with_all_problems() -> None:
 def test_check_file_reports_unreadable_files(tmp_path) -> None:
     (problem,) = check_file(tmp_path / "missing.yaml")
     assert problem.line == 0 and str(problem).endswith("missing.yaml: cannot read: No such file or directory")
+
+
+def test_quota_open_accepts_quota_dot_cell() -> None:
+    text = doc(
+        "- {id: S, type: single, text: s, options: [{code: 1, text: m}, {code: 2, text: w}]}\n"
+        "- {info: i, text: x, show_if: \"quota_open('qa.w') and quota_open(qa)\"}\n"
+        "- {quota: qa}\n",
+        "quotas:\n  - {id: qa, on_full: SO, cells: [{id: m, if: 'S == 1', target: 1},"
+        " {id: w, if: 'S == 2', target: 1}]}\n",
+    )
+    assert problems(text) == []

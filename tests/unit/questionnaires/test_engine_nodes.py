@@ -14,12 +14,12 @@ from cati.questionnaires.render import Screen
 NOW = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 
 
-def engine_for(flow: str, extra: str = "", languages: str = "[de]") -> Engine:
+def engine_for(flow: str, extra: str = "", languages: str = "[de]", title: str = "T") -> Engine:
     text = f"""\
 format: cati/1
 id: t
 version: 1
-title: T
+title: {title}
 languages: {languages}
 dispositions:
   COMPLETE: 1
@@ -297,6 +297,29 @@ def test_computed_value_with_when_is_stored_and_exported_but_never_shown():
     assert "A2" not in state.answers
 
 
+def test_computed_date_stays_a_date_for_checks_fills_and_exports():
+    engine = engine_for("""\
+- {id: X_frist, type: computed, expr: "today() + 14"}
+- {id: X_ende, type: computed, expr: "iif(true, X_frist - 7, null)"}
+- {id: D, type: date, max: "X_ende", text: "Bis {X_frist}, spätestens {=X_ende}"}
+- {id: E, type: date, text: e, checks: [{assert: "E < X_frist", message: "Nach der Frist {X_frist}"}]}
+- {id: N, type: numeric, min: 0, max: 99, text: "Noch {=X_frist - D} Tage"}
+""")
+    assert engine.flow.questions["X_frist"].value_type == "date"
+    state = start(engine)
+    screen = current(engine, state)
+    assert (screen.text, screen.max_date) == ("Bis 15.03.2025, spätestens 08.03.2025", "2025-03-08")
+    assert engine.answer(state, "D", "2025-03-05", now=NOW).accepted
+    result = refused(engine.answer(state, "E", "2025-03-20", now=NOW), 0)  # a date compared with a date
+    assert result.errors[0].message == "Nach der Frist 15.03.2025"
+    assert engine.answer(state, "E", "2025-03-14", now=NOW).accepted
+    assert current(engine, state).text == "Noch 10 Tage"
+    assert state.answers["X_frist"] == "2025-03-15"  # stored as ISO, read back as a date
+    assert engine.export_row(state)["X_frist"] == "2025-03-15"
+    variable = next(v for v in engine.codebook() if v.name == "X_frist")
+    assert (variable.spss_type, variable.spss_format, variable.measure) == ("date", "EDATE10", "scale")
+
+
 def test_info_screen_is_passed_with_forward():
     engine = engine_for("""\
 - {info: hallo, text: "Guten Tag, hier ist {$interviewer}.", instruction: "INT: freundlich"}
@@ -406,3 +429,56 @@ def test_numeric_refuses_huge_numbers_without_crashing(value):
     engine = engine_for("- {id: P, type: numeric, min: -1000, max: 1000, decimals: 2, text: p}")
     result = engine.answer(start(engine), "P", value)
     assert not result.accepted and result.errors[0].check in ("max", "min")
+
+
+def test_quota_open_with_a_named_cell_compiles_and_asks_for_that_cell():
+    from cati.questionnaires.engine import OfflineQuotaGate
+
+    engine = engine_for(
+        """\
+- {id: T, type: text, text: t, show_if: "quota_open('sex.w')"}
+- {id: U, type: text, text: u}
+- quota: sex
+""",
+        """\
+quotas:
+  - id: sex
+    on_full: QF
+    cells: [{id: m, if: "true", target: 5}, {id: w, if: "true", target: 5}]
+""",
+    )
+    gate = OfflineQuotaGate({("sex", "m")})
+    assert current(engine, engine.start(1, {}, gate=gate)).key == "T"
+    gate = OfflineQuotaGate({("sex", "w")})
+    assert current(engine, engine.start(1, {}, gate=gate)).key == "U"
+
+
+def test_language_with_a_region_follows_its_base_language():
+    engine = engine_for(
+        """\
+- {id: P, type: numeric, min: 0, max: 100, decimals: 2, special: [DK],
+   text: {de-CH: Preis, en-GB: Price}}
+- {id: D, type: date, text: {de-CH: Datum, en-GB: Date}}
+- {id: M, type: multi, text: {de-CH: Marken, en-GB: Brands},
+   options: [{code: 1, de-CH: A, en-GB: A}, {code: 2, de-CH: B, en-GB: B}, {code: 3, de-CH: C, en-GB: C}]}
+- {id: N, type: nps, text: {de-CH: Empfehlung, en-GB: Recommend}}
+- {info: i, text: {de-CH: "{P} / {D} / {M:label}", en-GB: "{P} / {D} / {M:label}"}}
+""",
+        languages="[de-CH, en-GB]",
+        title="{de-CH: T, en-GB: T}",
+    )
+    state = start(engine)
+    screen = current(engine, state)
+    assert [s.label for s in screen.specials] == ["weiß nicht"]
+    refused(engine.answer(state, "P", None), "required")
+    assert engine.answer(state, "P", None).errors[0].message == "Bitte eine Antwort erfassen."
+    assert engine.answer(state, "P", "19,99").accepted
+    assert engine.answer(state, "D", "2025-03-01").accepted
+    assert engine.answer(state, "M", [1, 2, 3]).accepted
+    assert [o.label for o in current(engine, state).options] == ["äußerst unwahrscheinlich", "äußerst wahrscheinlich"]
+    assert engine.answer(state, "N", 7).accepted
+    assert current(engine, state).text == "19,99 / 01.03.2025 / A, B und C"
+    engine.set_language(state, "en-GB")
+    assert current(engine, state).text == "19.99 / 2025-03-01 / A, B and C"
+    variables = {v.name: v for v in engine.codebook()}
+    assert variables["M_1"].value_labels == {0: "nicht genannt", 1: "genannt"}

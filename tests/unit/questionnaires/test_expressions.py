@@ -651,6 +651,20 @@ def test_infer_type_uses_known_variable_types():
     assert ex.infer_type(parse("y"), name_types=types) == "unknown"
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("today()", "date"), ("today() + 14", "date"), ("14 + today()", "date"), ("d - 7", "date"),
+        ("d + x - 1", "date"), ("today() - d", "numeric"), ("d - today() + 3", "numeric"),
+        ("iif(c, d, today() + 1)", "date"), ("iif(c, null, d)", "date"), ("iif(c, d, 1)", "unknown"),
+        ("d * 2", "numeric"), ("age(d)", "numeric"), ("'a' + d", "string"), ("x + 1", "numeric"),
+    ],
+)
+def test_infer_type_with_dates(source, expected):
+    assert ex.infer_type(parse(source), name_types={"d": "date"}, dates=True) == expected
+    assert ex.infer_type(parse(source), name_types={"d": "date"}) != "date"  # the default never says date
+
+
 # ----------------------------------------------------------------------------- parse errors
 
 ERRORS = [

@@ -238,3 +238,21 @@ def test_partial_interview_exports_no_disposition_or_end(ebike):
     ebike.answer(state, "S1", 40)
     row = ebike.export_row(state)
     assert (row["S1"], row["disposition"], row["end_ts"], row["duration_s"]) == (40, None, None, None)
+
+
+def test_random_runs_pass_a_hard_check_against_a_computed_date():
+    from cati.questionnaires.compiler import load_questionnaire
+
+    text = """\
+format: cati/1
+id: t
+version: 1
+title: T
+languages: [de]
+dispositions: {COMPLETE: 1}
+flow:
+- {id: X_frist, type: computed, expr: "today() + 14"}
+- {id: D, type: date, text: "Datum (bis {X_frist})", checks: [{assert: "D < X_frist", message: zu spät}]}
+"""
+    coverage = run_random(Engine(load_questionnaire(text, "t.yaml")), 30, 1)
+    assert coverage.stuck == {} and coverage.dispositions == {"COMPLETE": 30}

@@ -8,7 +8,7 @@ import pytest
 
 from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import Pos
-from cati.questionnaires.yamlload import MAX_BYTES, MAX_DEPTH, Scalar, YMap, YSeq, load_yaml
+from cati.questionnaires.yamlload import MAX_BYTES, MAX_DEPTH, Scalar, YMap, YSeq, load_data, load_yaml
 
 
 def fail(text: str) -> str:
@@ -110,3 +110,33 @@ class TestErrors:
         root = load_yaml("base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}\n", "f")
         use = root.items["use"]
         assert {k: v.value for k, v in use.items.items()} == {"x": 1, "y": 3}
+
+
+class TestDataFiles:
+    """``load_data``: answers and sample files of ``cati simulate``, read by the same rules."""
+
+    def test_plain_values_with_questionnaire_number_and_boolean_rules(self) -> None:
+        text = "plz: 01067\nT1: no\nflag: on\nn: 12\nx: 1.5\nd: 2025-03-01\ne: ~\nM: [1, DK]\nG: {1: 2, 3: yes}\n"
+        assert load_data(text, "a.yaml") == {
+            "plz": "01067", "T1": "no", "flag": "on", "n": 12, "x": 1.5, "d": "2025-03-01", "e": None,
+            "M": [1, "DK"], "G": {"1": 2, "3": "yes"},
+        }
+        assert load_data("a: yes\nb: false\n", "a.yaml", booleans=True) == {"a": True, "b": False}
+
+    def test_aliases_are_copied_and_empty_files_give_none(self) -> None:
+        data = load_data("a: &x [1, {b: 2}]\nc: *x\n", "a.yaml")
+        assert data == {"a": [1, {"b": 2}], "c": [1, {"b": 2}]}
+        assert data["a"] is not data["c"]
+        assert load_data("# nothing\n", "a.yaml") is None
+        assert load_data("7\n", "a.yaml") == 7
+
+    def test_problems_have_positions(self) -> None:
+        with pytest.raises(QuestionnaireError) as info:
+            load_data("a: 1\nb:\n  - 2\n  - [3\n", "a.yaml")
+        assert str(info.value.problems[0]).startswith("a.yaml:5:1: YAML syntax")
+        with pytest.raises(QuestionnaireError) as info:
+            load_data("# list\n- 1\n", "a.yaml", mapping=True)
+        assert str(info.value.problems[0]) == "a.yaml:2:1: expected a mapping of names to values, found a list"
+        with pytest.raises(QuestionnaireError) as info:
+            load_data("a: !!python/name:os.system x\n", "a.yaml")
+        assert "unsupported YAML tag" in str(info.value)
