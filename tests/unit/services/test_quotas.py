@@ -396,3 +396,138 @@ def test_test_interviews_count_nowhere(dbsession, study):
     from cati.questionnaires.engine import OfflineQuotaGate
 
     assert isinstance(quotas.gate_for(dbsession, study, Interview(is_test=True)), OfflineQuotaGate)
+
+
+# --------------------------------------------------------------------------- the demo studies
+
+DEMAND_ANSWERS = {"T1": 1, "S1": 30, "S2": 1, "S3": 2, "S4": 1, "S5": [5], "D4": "20095"}
+
+
+def any_valid(screen):
+    """Fixed screener answers (a man of 30: cell m_18_39), a simple valid answer elsewhere."""
+    if screen.key in DEMAND_ANSWERS:
+        return DEMAND_ANSWERS[screen.key]
+    kind = screen.type
+    if kind == "single":
+        return screen.options[-1].code
+    if kind == "multi":
+        return [screen.options[0].code]
+    if kind in ("numeric", "nps"):
+        return screen.min if screen.min is not None else 1
+    if kind == "grid":
+        return {row.code: screen.options[0].code for row in screen.rows}
+    if kind == "text":
+        return "gut"
+    return "2026-01-01"
+
+
+def run_demand_interview(session, study, user):
+    delivery = next_case(session, user, now=NOW, studies=[study])
+    view = interviews.open_for_case(session, delivery.case, user, now=NOW)
+    screen, iv = view.screen, view.interview
+    for _ in range(200):
+        if isinstance(screen, Ended):
+            return screen
+        if screen.type == "info":
+            result = interviews.forward(session, iv, user, now=NOW)
+        else:
+            result = interviews.answer(session, iv, user, screen.key, any_valid(screen), now=NOW,
+                                       confirm_soft=range(10))
+        assert result.accepted, (screen.key, result.errors)
+        screen = result.screen
+    raise AssertionError("the interview did not end")
+
+
+def test_demo_pre_sale_study_runs_with_its_age_gender_quota(dbsession):
+    from cati.demo import load_demo
+    from cati.services.studies import get_study
+
+    load_demo(dbsession)
+    study = get_study(dbsession, "lieferdienst_nachfrage")
+    anna = dbsession.scalar(select(User).where(User.username == "anna"))
+    quotas.set_target(dbsession, study, "alter_geschlecht", "m_18_39", 2)
+    endings = [run_demand_interview(dbsession, study, anna).disposition for _ in range(3)]
+    assert endings == ["COMPLETE", "COMPLETE", "QUOTA_FULL"]
+    [quota] = quotas.cell_status(dbsession, study)
+    by_cell = {c.cell: c for c in quota.cells}
+    assert (by_cell["m_18_39"].completes, by_cell["m_18_39"].rejected, by_cell["m_18_39"].open) == (2, 1, False)
+    assert by_cell["m_18_39"].attempts_per_complete == 1.5  # the turned-away case cost an attempt too
+    assert by_cell["w_40_59"].target == 100 and by_cell["divers_ka"].target is None
+    assert quotas.recount(dbsession, study) == []
+
+
+def test_demo_after_sale_study_holds_cases_by_contact_reason(dbsession):
+    from cati.demo import load_demo
+    from cati.services.studies import get_study
+
+    load_demo(dbsession)
+    study = get_study(dbsession, "kundendienst_zufriedenheit")
+    ready = {c.id: c for c in dbsession.scalars(select(Case).where(Case.study_id == study.id,
+                                                                   Case.state == "ready"))}
+    moves = {i for i, c in ready.items() if c.fields.get("kontaktgrund") == 1}
+    assert moves and len(moves) < len(ready)
+    [quota] = quotas.cell_status(dbsession, study)
+    assert quota.sample_only
+    assert {c.cell: c.cases_ready for c in quota.cells}["umzug"] == len(moves)
+    update_settings(dbsession, study, {"quota.kontaktgrund.umzug": "0"})
+    held = set(dbsession.scalars(select(Case.id).where(Case.study_id == study.id, Case.block_kind == "quota")))
+    assert held == moves
+    update_settings(dbsession, study, {"quota.kontaktgrund.umzug": "120"})
+    assert set(dbsession.scalars(select(Case.id).where(Case.study_id == study.id, Case.state == "ready"))) \
+        == set(ready)
+
+
+REGIONAL = """\
+format: cati/1
+id: regional
+version: 1
+title: {de: "Regional"}
+languages: [de]
+dispositions: {COMPLETE: 1, FULL: {code: 31, aapor: "4.80"}}
+sample:
+  - {name: state, type: text}
+  - {name: segment, type: single, pii: true, options: [{code: 1, de: A}, {code: 2, de: B}]}
+quotas:
+  - id: land
+    on_full: FULL
+    cells:
+      - {id: be, if: "state == 'BE'", target: 10}
+      - {id: by, if: "state == 'BY'", target: 10}
+      - {id: rest, if: "true", target: null}
+  - id: segment
+    on_full: FULL
+    cells:
+      - {id: a, if: "segment == 1", target: 10}
+      - {id: b, if: "segment == 2", target: 10}
+flow:
+  - quota: land
+  - quota: segment
+  - {id: A, type: single, text: {de: "A?"}, options: [{code: 1, de: ja}]}
+"""
+
+
+def test_holds_read_standard_columns_and_personal_fields(dbsession):
+    study = create_study(dbsession, source=REGIONAL, source_name="regional.yaml")
+    update_settings(dbsession, study, {"status": "field"})
+    rows = "".join(f"R{i},+49 30 6{i:06d},{state},{segment}\n"
+                   for i, (state, segment) in enumerate([("BE", 1), ("BE", 2), ("BY", 1), ("HH", 2), ("BY", 2)]))
+    report = import_sample(dbsession, study, ("id,phone,state,segment\n" + rows).encode(), filename="r.csv")
+    assert report.imported == 5, report.lines()
+
+    def held():
+        return sorted(c.ref for c in dbsession.scalars(select(Case).where(Case.study_id == study.id,
+                                                                          Case.block_kind == "quota")))
+
+    update_settings(dbsession, study, {"quota.land.be": "0"})
+    assert held() == ["R0", "R1"]
+    update_settings(dbsession, study, {"quota.segment.b": "0"})
+    assert held() == ["R0", "R1", "R3", "R4"]
+    reasons = {c.ref: c.block_reason for c in dbsession.scalars(select(Case).where(Case.study_id == study.id))}
+    assert reasons["R1"] == "quota cell full: land.be, segment.b"
+    update_settings(dbsession, study, {"quota.land.be": "10"})
+    assert held() == ["R1", "R3", "R4"]
+    assert reasons["R0"] != dbsession.scalar(select(Case.block_reason).where(Case.ref == "R0"))
+    [land, segment] = quotas.cell_status(dbsession, study)
+    assert {c.cell: (c.cases_ready, c.cases_held) for c in land.cells} == {
+        "be": (1, 1), "by": (1, 1), "rest": (0, 1)}
+    assert {c.cell: (c.cases_ready, c.cases_held) for c in segment.cells} == {"a": (2, 0), "b": (0, 3)}
