@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from cati.models import Attempt, Case, CaseTally, Interview, Study, StudyMember, StudyZone, User
@@ -73,21 +73,23 @@ class FieldworkError(ValueError):
 
 
 def tally_key(table: Any = Case) -> tuple[ColumnElement[Any], ...]:
-    """The tally key of a case as SQL expressions (the same as the triggers of migration 0005)."""
+    """The tally key of a case as SQL expressions (the same as the triggers of migration 0006)."""
     is_open = and_(table.state.in_(("ready", "claimed")), table.is_test.is_(False))
+    is_blocked = and_(table.state == "blocked", table.is_test.is_(False))
     return (
         table.study_id,
         case((table.is_test.is_(True), literal("test")), (table.state == "final", literal("final")),
              (table.state == "blocked", literal("blocked")), else_=literal("open")),
         case((is_open, table.tier), else_=literal(-1)),
         case((is_open, table.zone_id), else_=literal(0)),
+        case((is_blocked, table.block_kind), else_=literal("")),
         table.outcome,
         table.aapor,
         case((table.attempts > ATTEMPTS_CAP, literal(ATTEMPTS_CAP)), else_=table.attempts),
     )
 
 
-KEY_COLUMNS = ("study_id", "phase", "tier", "zone_id", "outcome", "aapor", "attempts")
+KEY_COLUMNS = ("study_id", "phase", "tier", "zone_id", "block_kind", "outcome", "aapor", "attempts")
 
 
 def count_by_key(session: Session, study_id: int) -> dict[tuple[Any, ...], int]:
@@ -295,20 +297,22 @@ def dashboard(session: Session, study: Study, *, now: dt.datetime | None = None,
 
     # Cases by phase, disposition and attempts: the tallies.
     tallies = session.execute(
-        select(CaseTally.phase, CaseTally.tier, CaseTally.zone_id, CaseTally.outcome, CaseTally.aapor,
-               CaseTally.attempts, CaseTally.n)
+        select(CaseTally.phase, CaseTally.tier, CaseTally.zone_id, CaseTally.block_kind, CaseTally.outcome,
+               CaseTally.aapor, CaseTally.attempts, CaseTally.n)
         .where(CaseTally.study_id == study.id, CaseTally.n != 0, CaseTally.phase != "test")
     ).all()
     dispositions: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     histogram: dict[int, int] = defaultdict(int)
     fresh_by_zone: dict[int, int] = defaultdict(int)
     classes = dict.fromkeys(RATE_CLASSES, 0)
-    for phase, tier, zone_id, outcome, aapor, attempts, n in tallies:
+    blocked_by_kind: dict[str, int] = defaultdict(int)
+    for phase, tier, zone_id, block_kind, outcome, aapor, attempts, n in tallies:
         board.total_cases += n
         if phase == "final":
             board.final_cases += n
         elif phase == "blocked":
             board.blocked += n
+            blocked_by_kind[block_kind or "other"] += n
         else:
             board.open_cases += n
             if tier == scheduler.TIER_FRESH:
@@ -325,27 +329,25 @@ def dashboard(session: Session, study: Study, *, now: dt.datetime | None = None,
         key=lambda d: (_aapor_sort_key(d.aapor), d.outcome),
     )
     board.attempts_histogram = sorted(histogram.items())
+    board.blocked_by_kind = {kind: n for kind, n in sorted(blocked_by_kind.items()) if n}
     board.class_counts = classes
     board.completes = classes["I"]
     board.e = eligibility_estimate(study, classes)
     rates = aapor_rates(classes, board.e.value)
     board.rates = {name: rates[name] for name in RATE_NAMES}
 
-    # Claimed and blocked cases: the draw index.
+    # Claimed cases (a few, being called right now): the draw index.
     claimed_by_tier_zone = session.execute(
         select(Case.tier, Case.zone_id, func.count()).where(Case.study_id == study.id, Case.state == "claimed")
         .group_by(Case.tier, Case.zone_id)
     ).all()
     board.claimed = sum(n for _, _, n in claimed_by_tier_zone)
-    board.blocked_by_kind = {kind or "other": n for kind, n in session.execute(
-        select(Case.block_kind, func.count()).where(Case.study_id == study.id, Case.state == "blocked")
-        .group_by(Case.block_kind))}
 
     # Callable now: open zones (scheduler), fresh cases from the tallies minus the claimed ones,
-    # due retries and appointments from the draw index.
+    # due retries and appointments from the draw index (one range per zone).
+    study_zones = list(session.scalars(select(StudyZone.zone_id).where(StudyZone.study_id == study.id)))
     open_zones = scheduler.open_zones(session, study, rules, now) if study.status == "field" else []
-    board.open_zones = len(open_zones)
-    board.zones = _zone_count(session, study)
+    board.open_zones, board.zones = len(open_zones), len(study_zones)
     if open_zones:
         is_open = set(open_zones)
         fresh = sum(n for zone_id, n in fresh_by_zone.items() if zone_id in is_open)
@@ -361,20 +363,21 @@ def dashboard(session: Session, study: Study, *, now: dt.datetime | None = None,
 
     # Appointments due within the horizon (and overdue ones).
     horizon = int((now + dt.timedelta(hours=horizon_hours)).timestamp())
-    appointment_filter = (Case.study_id == study.id, Case.state == "ready", Case.tier == scheduler.TIER_APPOINTMENT)
+    appointments = (Case.study_id == study.id, Case.state == "ready", Case.tier == scheduler.TIER_APPOINTMENT,
+                    Case.zone_id.in_(study_zones), Case.order_key <= horizon)
     grace = dt.timedelta(minutes=int(rules.settings.get("appointment_grace", 15)))
     overdue_key = int((now - grace).timestamp())
     counts = session.execute(
-        select(func.count(), func.sum(case((Case.order_key < overdue_key, 1), else_=0)))
-        .where(*appointment_filter, Case.order_key <= horizon)
+        select(func.count(), func.sum(case((Case.order_key < overdue_key, 1), else_=0))).where(*appointments)
     ).one()
     board.appointments_due, board.appointments_overdue = int(counts[0] or 0), int(counts[1] or 0)
+    first_ids = _first_appointments(study, study_zones, horizon, appointment_rows) if study_zones else None
     rows = session.execute(
         select(Case.id, Case.ref, Case.next_call_at, Case.order_key, User.display_name)
         .outerjoin(User, User.id == Case.reserved_for)
-        .where(*appointment_filter, Case.order_key <= horizon)
+        .where(*appointments, *(() if first_ids is None else (Case.id.in_(first_ids),)))
         .order_by(Case.order_key, Case.id).limit(appointment_rows)
-    ).all()
+    ).all() if study_zones else []
     board.appointments = [
         AppointmentDue(r.id, r.ref, r.next_call_at or dt.datetime.fromtimestamp(r.order_key, dt.UTC),
                        (r.next_call_at or dt.datetime.fromtimestamp(r.order_key, dt.UTC)).astimezone(zone),
@@ -409,9 +412,25 @@ def dashboard(session: Session, study: Study, *, now: dt.datetime | None = None,
     return board
 
 
-def _zone_count(session: Session, study: Study) -> int:
-    return int(session.scalar(select(func.count()).select_from(StudyZone).where(StudyZone.study_id == study.id))
-               or 0)
+#: SQLite allows 500 terms in a compound SELECT.
+MAX_ZONE_PARTS = 300
+
+
+def _first_appointments(study: Study, zones: list[int], horizon: int, limit: int) -> Any:
+    """The ids of the first ``limit`` appointments up to ``horizon`` over all zones: one ordered
+    index read per zone (the draw index has the zone before the due time), merged, as the
+    scheduler's draw does. None when there are too many zones for one statement."""
+    if len(zones) > MAX_ZONE_PARTS:
+        return None
+    parts = [
+        select(Case.id.label("id"), Case.order_key.label("order_key")).where(
+            Case.study_id == study.id, Case.state == "ready", Case.tier == scheduler.TIER_APPOINTMENT,
+            Case.zone_id == zone_id, Case.order_key <= horizon)
+        .order_by(Case.order_key).limit(limit).subquery().select()
+        for zone_id in zones
+    ]
+    merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    return select(merged.c.id).order_by(merged.c.order_key, merged.c.id).limit(limit)
 
 
 def _aapor_sort_key(code: str) -> tuple[int, ...]:

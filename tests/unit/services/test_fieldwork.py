@@ -79,7 +79,7 @@ class TestTallies:
         add_case(dbsession, study, "M", attempts=250, state="final", outcome="max_attempts", aapor="3.90")
         self.assert_consistent(dbsession, study)
         keys = stored_tallies(dbsession, study.id)
-        assert {(k[1], k[6]) for k in keys} == {("test", 0), ("final", 99)}
+        assert {(k[1], k[7]) for k in keys} == {("test", 0), ("final", 99)}
 
     def test_rebuild_gives_the_same_tallies(self, dbsession, study):
         for state in ("ready", "blocked", "final"):
