@@ -23,18 +23,20 @@ the next window) is folded into ``order_key``/``next_call_at`` when an attempt e
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select, union_all, update
+from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from cati.models import Attempt, CallingZone, Case, CasePhone, Study, StudyMember, StudyZone, User
-from cati.models.meta import utcnow
+from cati.models.meta import UTCDateTime, utcnow
 from cati.sampling import calling_rules
 from cati.sampling.calling_rules import CallingRules, CaseFacts, Explanation, HolidayCalendar
 from cati.sampling.dispositions import Outcome, current_disposition, retry_delay
@@ -44,7 +46,6 @@ from . import audit, dnc, quotas
 TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH = 0, 1, 2
 TIER_REASON = {TIER_APPOINTMENT: "appointment", TIER_RETRY: "retry", TIER_FRESH: "fresh"}
 TIER_PRIORITY = {TIER_APPOINTMENT: 300, TIER_RETRY: 200, TIER_FRESH: 100}
-CANDIDATE_WIDTHS = (8, 64, 512, 4096)
 #: Minutes a retry waits when neither the study nor the outcome names a delay.
 FALLBACK_DELAY = 60
 
@@ -90,56 +91,177 @@ def open_zones(session: Session, study: Study, rules: CallingRules, now: dt.date
     return [z.id for z in zones if not calling_rules.window_reasons(rules, z.tz, z.region or None, z.country, now)]
 
 
-def _skills_filter(user: User | None) -> list[Any]:
-    if user is None:
-        return []
-    skills = user.skills or {}
-    conditions = []
-    languages = skills.get("languages") or []
-    if languages:
-        conditions.append(or_(Case.language == "", Case.language.in_(languages)))
-    if not skills.get("refusal_conversion"):
-        conditions.append(Case.outcome != "soft_refusal")
-    return conditions
+#: A SQLite draw statement covers at most this many per-zone index reads (SQLite allows 500 terms
+#: in a compound SELECT); more groups are drawn by further statements, in delivery order.
+MAX_PARTS = 300
 
 
-def _candidates(study_id: int, tier: int, zones: Sequence[int], now: dt.datetime, width: int,
-                user: User | None) -> Select[Any]:
-    parts = []
-    for zone_id in zones:
-        query = select(Case.id, Case.order_key).where(
-            Case.study_id == study_id, Case.state == "ready", Case.tier == tier, Case.zone_id == zone_id,
-            *_skills_filter(user),
-        )
-        if tier != TIER_FRESH:
-            query = query.where(Case.order_key <= _epoch(now))
-        if tier == TIER_APPOINTMENT and user is not None:
-            query = query.where(or_(Case.reserved_for.is_(None), Case.reserved_for == user.id,
-                                    Case.reserved_until <= now))
-        parts.append(select(query.order_by(Case.order_key).limit(width).subquery()))
-    combined = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    return select(combined.c.id, combined.c.order_key).order_by(combined.c.order_key, combined.c.id).limit(width)
+@dataclass(frozen=True)
+class _Group:
+    """One (tier, study) of the delivery order with the study's open zones."""
+
+    tier: int
+    study_id: int
+    zones: tuple[int, ...]
 
 
-def _claim_in(session: Session, study: Study, tier: int, zones: list[int], user: User, now: dt.datetime) -> int | None:
-    for width in CANDIDATE_WIDTHS:
-        candidates = [row.id for row in session.execute(_candidates(study.id, tier, zones, now, width, user))]
-        if not candidates:
-            return None
-        locked = session.scalar(
-            select(Case.id).where(Case.id.in_(candidates), Case.state == "ready")
-            .order_by(Case.order_key, Case.id).limit(1).with_for_update(skip_locked=True)
-        )
-        if locked is not None:
-            claimed = session.execute(
-                update(Case).where(Case.id == locked, Case.state == "ready")
-                .values(state="claimed", claimed_by=user.id, claimed_at=now, heartbeat_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed == 1:
-                return locked
-        if len(candidates) < width:
-            return None  # every callable case is being claimed by someone else right now
+@dataclass(frozen=True)
+class _Filters:
+    """What restricts a draw besides tier, zone and due time: the interviewer's skills (None:
+    an interviewer with every skill, as ``due_cases`` shows) and hard appointments of others."""
+
+    languages: tuple[str, ...] | None = None
+    refusal_conversion: bool = True
+    reserved: bool = False
+
+    @classmethod
+    def for_user(cls, user: User | None) -> _Filters:
+        if user is None:
+            return cls()
+        skills = user.skills or {}
+        return cls(tuple(str(x) for x in skills.get("languages") or ()), bool(skills.get("refusal_conversion")),
+                   True)
+
+    def sql(self, tier: int) -> str:
+        """Conditions of one tier besides study, state, tier, zone and due time. Fresh cases have
+        no outcome yet (an attempt moves a case to another tier), so their index read needs no
+        table row unless languages matter."""
+        where = "" if tier == TIER_FRESH else " AND order_key <= :now_key"
+        if self.languages:
+            where += " AND (language = '' OR language IN :languages)"
+        if not self.refusal_conversion and tier != TIER_FRESH:
+            where += " AND outcome != 'soft_refusal'"
+        if self.reserved and tier == TIER_APPOINTMENT:
+            where += " AND (reserved_for IS NULL OR reserved_for = :user_id OR reserved_until <= :now)"
+        return where
+
+
+def _group_sql(dialect: str, g: int, group: _Group, filters: _Filters) -> str:
+    """The first ``:width`` ready cases of one group in delivery order: one read of
+    ``ix_cases_draw`` per open zone (an index range scan that stops after ``:width`` rows, whatever
+    the sample size), merged. SQLite: the zones are inlined (ints from the database) and glued by
+    UNION ALL. PostgreSQL: a LATERAL join over the zone array, so the statement text does not
+    depend on the zones and is prepared once per connection (planning a 50-way UNION cost more
+    than running it)."""
+    where = f"state = 'ready' AND tier = {int(group.tier)}{filters.sql(group.tier)}"
+    first = "ORDER BY order_key LIMIT :width"
+    if dialect == "postgresql":
+        return (f"(SELECT c.id, c.order_key, {g} AS g FROM unnest(CAST(:zones_{g} AS int[])) AS z(zone_id) "  # noqa: S608
+                f"CROSS JOIN LATERAL (SELECT id, order_key FROM cases WHERE study_id = :study_{g} AND {where} "
+                f"AND zone_id = z.zone_id {first}) AS c ORDER BY c.order_key, c.id LIMIT :width)")
+    study = int(group.study_id)
+    parts = [f"SELECT * FROM (SELECT id, order_key, {g} AS g FROM cases "  # noqa: S608 (ints only)
+             f"WHERE study_id = {study} AND {where} AND zone_id = {int(zone)} {first})" for zone in group.zones]
+    union = " UNION ALL ".join(parts)
+    return f"SELECT * FROM (SELECT * FROM ({union}) ORDER BY order_key, id LIMIT :width)"  # noqa: S608
+
+
+_PG_CLAIM = (
+    "WITH cand AS MATERIALIZED ({candidates}), pick AS (SELECT c.id, cand.g FROM cand "
+    "JOIN cases c ON c.id = cand.id WHERE c.state = 'ready' ORDER BY cand.g, cand.order_key, cand.id "
+    "LIMIT 1 FOR UPDATE OF c SKIP LOCKED) "
+    "UPDATE cases SET state = 'claimed', claimed_by = :user_id, claimed_at = :now, heartbeat_at = :now "
+    "FROM pick WHERE cases.id = pick.id RETURNING cases.id, pick.g"
+)
+
+
+@lru_cache(maxsize=512)
+def _draw_statement(dialect: str, groups: tuple[_Group, ...], filters: _Filters, claim: bool) -> TextClause:
+    """The candidates of ``groups`` (columns id, order_key, g = position of the group in delivery
+    order): the groups' reads in delivery order under one LIMIT, so once the first groups
+    yield ``:width`` rows the later ones are not read (both databases run UNION ALL members in
+    order; callers sort by (g, order_key, id) and rely only on getting the first rows). With
+    ``claim`` (PostgreSQL) the whole claim is one statement: the first candidate that is still
+    ready and not locked by a concurrent claimer (``FOR UPDATE SKIP LOCKED``) is flipped to
+    ``claimed``; it returns (id, g) or no row."""
+    if dialect == "postgresql":  # the zones and studies are parameters: one text per group shape
+        groups = tuple(_Group(group.tier, 0, ()) for group in groups)
+    members = " UNION ALL ".join(_group_sql(dialect, g, group, filters) for g, group in enumerate(groups))
+    sql = f"SELECT id, order_key, g FROM ({members}) AS u LIMIT :width"  # noqa: S608 (ints only)
+    if claim:
+        sql = _PG_CLAIM.format(candidates=sql)
+    statement = text(sql)
+    if re.search(r":now\b", sql):
+        statement = statement.bindparams(bindparam("now", type_=UTCDateTime()))
+    if filters.languages:
+        statement = statement.bindparams(bindparam("languages", expanding=True))
+    return statement
+
+
+_CLAIM = text("UPDATE cases SET state = 'claimed', claimed_by = :user_id, claimed_at = :now, heartbeat_at = :now "
+              "WHERE id = :id AND state = 'ready'").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _draw_params(groups: Sequence[_Group], filters: _Filters, user: User | None, now: dt.datetime, width: int,
+                 dialect: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"now_key": _epoch(now), "now": now, "width": width,
+                              "user_id": user.id if user is not None else None}
+    if filters.languages:
+        params["languages"] = list(filters.languages)
+    if dialect == "postgresql":
+        for g, group in enumerate(groups):
+            params[f"study_{g}"] = group.study_id
+            params[f"zones_{g}"] = list(group.zones)
+    return params
+
+
+def _statement_batches(groups: Sequence[_Group], dialect: str) -> list[tuple[_Group, ...]]:
+    """Groups split so that each SQLite statement stays below MAX_PARTS reads (PostgreSQL: one)."""
+    if dialect == "postgresql":
+        return [tuple(groups)]
+    batches: list[list[_Group]] = [[]]
+    parts = 0
+    for group in groups:
+        if batches[-1] and parts + len(group.zones) > MAX_PARTS:
+            batches.append([])
+            parts = 0
+        batches[-1].append(group)
+        parts += len(group.zones)
+    return [tuple(b) for b in batches if b]
+
+
+def _candidates(session: Session, groups: tuple[_Group, ...], filters: _Filters, user: User | None,
+                now: dt.datetime, width: int) -> list[Any]:
+    """Rows (id, order_key, g) of the first ``width`` ready cases of ``groups`` due at ``now``, in
+    delivery order."""
+    dialect = session.get_bind().dialect.name
+    statement = _draw_statement(dialect, groups, filters, False)
+    rows = list(session.execute(statement, _draw_params(groups, filters, user, now, width, dialect)))
+    rows.sort(key=lambda row: (row.g, row.order_key, row.id))
+    return rows
+
+
+#: Candidates per draw: SQLite holds the write lock during the draw (``BEGIN IMMEDIATE``), so the
+#: first candidate is always free; PostgreSQL claimers skip each other's locked rows and need a few.
+CANDIDATE_WIDTHS = {"sqlite": (1, 16, 256, 4096), "postgresql": (8, 64, 512, 4096)}
+
+
+def _claim(session: Session, groups: Sequence[_Group], user: User, now: dt.datetime) -> tuple[int, int] | None:
+    """Claim the first callable case of ``groups`` (in delivery order) for ``user``.
+
+    Returns (case id, tier) or None when no case is callable. Candidates taken by concurrent
+    claimers are skipped; when all ``width`` candidates were taken the draw widens, so "no case"
+    is only answered when the candidates ran out."""
+    dialect = session.get_bind().dialect.name
+    filters = _Filters.for_user(user)
+    for batch in _statement_batches(groups, dialect):
+        for width in CANDIDATE_WIDTHS.get(dialect, CANDIDATE_WIDTHS["postgresql"]):
+            if dialect == "postgresql":
+                params = _draw_params(batch, filters, user, now, width, dialect)
+                row = session.execute(_draw_statement(dialect, batch, filters, True), params).first()
+                if row is not None:
+                    return row.id, batch[row.g].tier
+                found = len(_candidates(session, batch, filters, user, now, width))
+            else:
+                # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so the first
+                # candidate is ours; the guarded UPDATE keeps it safe without that lock, too.
+                rows = _candidates(session, batch, filters, user, now, width)
+                for row in rows:
+                    if session.execute(_CLAIM, {"id": row.id, "user_id": user.id, "now": now}).rowcount == 1:
+                        return row.id, batch[row.g].tier
+                found = len(rows)
+            if found < width:
+                break  # every candidate of this batch is being claimed by someone else right now
     return None
 
 
@@ -187,18 +309,18 @@ def next_case(session: Session, user: User, *, now: dt.datetime | None = None,
     now = now or utcnow()
     release_stale_claims(session, now, claim_timeout)
     studies = list(studies) if studies is not None else interviewer_studies(session, user)
-    open_by_study = {}
-    for study in studies:
-        if study.status == "field":
-            open_by_study[study.id] = (study, open_zones(session, study, rules_for(study), now))
+    groups = []
+    in_field = [(study, open_zones(session, study, rules_for(study), now)) for study in studies
+                if study.status == "field"]
     for tier in (TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH):
-        for study, zones in open_by_study.values():
-            if not zones:
-                continue
-            case_id = _claim_in(session, study, tier, zones, user, now)
-            if case_id is not None:
-                return Delivery(session.get(Case, case_id, populate_existing=True), TIER_REASON[tier])
-    return None
+        groups.extend(_Group(tier, study.id, tuple(zones)) for study, zones in in_field if zones)
+    if not groups:
+        return None
+    claimed = _claim(session, groups, user, now)
+    if claimed is None:
+        return None
+    case_id, tier = claimed
+    return Delivery(session.get(Case, case_id, populate_existing=True), TIER_REASON[tier])
 
 
 def heartbeat(session: Session, case: Case, user: User, now: dt.datetime | None = None) -> bool:
@@ -342,21 +464,21 @@ def due_cases(session: Session, study: Study, at: dt.datetime, limit: int = 100)
     zones = open_zones(session, study, rules, at)
     if not zones:
         return []
-    out: list[DueCase] = []
     study_priority = int((study.settings or {}).get("priority", 50))
-    for tier in (TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH):
-        remaining = limit - len(out)
-        if remaining <= 0:
+    groups = tuple(_Group(tier, study.id, tuple(zones)) for tier in (TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH))
+    dialect = session.get_bind().dialect.name
+    found: list[tuple[int, int]] = []
+    for batch in _statement_batches(groups, dialect):
+        if len(found) >= limit:
             break
-        ids = [r.id for r in session.execute(_candidates(study.id, tier, zones, at, remaining, None))]
-        if not ids:
-            continue
-        rows = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))}
-        for case_id in ids:
-            case = rows[case_id]
-            out.append(DueCase(case.ref, TIER_PRIORITY[tier] + study_priority,
-                               at.astimezone(ZoneInfo(case.zone.tz)), TIER_REASON[tier]))
-    return out
+        candidates = _candidates(session, batch, _Filters(), None, at, limit - len(found))
+        found.extend((row.id, batch[row.g].tier) for row in candidates)
+    rows: dict[int, Case] = {}
+    ids = [case_id for case_id, _ in found]
+    for start in range(0, len(ids), 1000):
+        rows.update((c.id, c) for c in session.scalars(select(Case).where(Case.id.in_(ids[start:start + 1000]))))
+    return [DueCase(rows[case_id].ref, TIER_PRIORITY[tier] + study_priority,
+                    at.astimezone(ZoneInfo(rows[case_id].zone.tz)), TIER_REASON[tier]) for case_id, tier in found]
 
 
 def case_facts(case: Case, study: Study) -> CaseFacts:
