@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from cati.models import Attempt, Case, CaseTally, Interview, Study, StudyMember, StudyZone, User
 from cati.models.fieldwork import ATTEMPTS_CAP
 from cati.models.meta import utcnow
+from cati.questionnaires.errors import QuestionnaireError
 from cati.sampling.aapor import RATE_NAMES, aapor_rates, eligibility_rate
 from cati.sampling.dispositions import RATE_CLASSES, Outcome, rate_class_for
 
@@ -282,9 +283,13 @@ def _target(study: Study, cells: list[QuotaCellFigure]) -> tuple[int | None, str
 
 
 def _quota_cells(session: Session, study: Study) -> list[QuotaCellFigure]:
+    try:
+        status = quotas.cell_status(session, study)
+    except QuestionnaireError:  # a stored version always compiles; a hand-made one may not
+        return []
     return [QuotaCellFigure(quota=c.quota, cell=c.cell, mode=c.mode, target=c.target, completes=c.completes,
                             pending=c.pending, remaining=c.remaining, open=c.open)
-            for quota in quotas.cell_status(session, study) for c in quota.cells]
+            for quota in status for c in quota.cells]
 
 
 def dashboard(session: Session, study: Study, *, now: dt.datetime | None = None, tz: str = DEFAULT_TZ,

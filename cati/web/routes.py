@@ -52,3 +52,33 @@ def includeme(config: Any) -> None:
     config.add_route("study.quotas", "/studies/{slug}/quotas", factory=StudyContext)
     config.add_route("study.quota_target", "/studies/{slug}/quotas/target", factory=StudyContext)
     config.add_route("study.quota_mode", "/studies/{slug}/quotas/mode", factory=StudyContext)
+
+    # Supervision of a study (study:supervise): dashboard, productivity, cases, back-checks,
+    # audit trail, fieldwork control, dispositions report.
+    supervise = (
+        ("supervisor.dashboard", "/studies/{slug}/dashboard"),
+        ("supervisor.dashboard_json", "/studies/{slug}/dashboard.json"),
+        ("supervisor.productivity", "/studies/{slug}/productivity"),
+        ("supervisor.audit", "/studies/{slug}/audit"),
+        ("supervisor.report", "/studies/{slug}/reports/dispositions.{fmt}"),
+        ("supervisor.control", "/studies/{slug}/control"),
+        ("supervisor.status", "/studies/{slug}/control/status"),
+        ("supervisor.settings", "/studies/{slug}/control/settings"),
+        ("supervisor.estimate", "/studies/{slug}/control/estimate"),
+        ("supervisor.member_add", "/studies/{slug}/control/members"),
+        ("supervisor.member_remove", "/studies/{slug}/control/members/remove"),
+        ("supervisor.skills", "/studies/{slug}/control/skills"),
+        ("supervisor.cases", "/studies/{slug}/cases"),
+        ("supervisor.case", "/studies/{slug}/cases/{case_id}"),
+        ("supervisor.case_contact", "/studies/{slug}/cases/{case_id}/contact"),
+        ("supervisor.case_release", "/studies/{slug}/cases/{case_id}/release"),
+        ("supervisor.case_reassign", "/studies/{slug}/cases/{case_id}/reassign"),
+        ("supervisor.case_finalise", "/studies/{slug}/cases/{case_id}/finalise"),
+        ("supervisor.case_appointment", "/studies/{slug}/cases/{case_id}/appointment"),
+        ("supervisor.backchecks", "/studies/{slug}/backchecks"),
+        ("supervisor.backcheck_share", "/studies/{slug}/backchecks/share"),
+        ("supervisor.backcheck_draw", "/studies/{slug}/backchecks/draw"),
+        ("supervisor.backcheck_result", "/studies/{slug}/backchecks/{check_id}"),
+    )
+    for name, pattern in supervise:
+        config.add_route(name, pattern, factory=StudyContext)

@@ -84,12 +84,39 @@ MATRIX: dict[str, dict[str, Any]] = {
     "study.quotas": {"GET": study_supervise(200)},
     "study.quota_target": {"POST": study_supervise(422)},
     "study.quota_mode": {"POST": study_supervise(422)},
+    # Supervision (issue 8); an unknown case or back-check is 404 for those who may supervise.
+    "supervisor.dashboard": {"GET": study_supervise(200)},
+    "supervisor.dashboard_json": {"GET": study_supervise(200)},
+    "supervisor.productivity": {"GET": study_supervise(200)},
+    "supervisor.audit": {"GET": study_supervise(200)},
+    "supervisor.report": {"GET": study_supervise(200)},
+    "supervisor.control": {"GET": study_supervise(200)},
+    "supervisor.status": {"POST": study_supervise(422)},
+    "supervisor.settings": {"POST": study_supervise(422)},
+    "supervisor.estimate": {"POST": study_supervise(422)},
+    "supervisor.member_add": {"POST": study_supervise(422)},
+    "supervisor.member_remove": {"POST": study_supervise(422)},
+    "supervisor.skills": {"POST": study_supervise(422)},
+    "supervisor.cases": {"GET": study_supervise(200)},
+    "supervisor.case": {"GET": study_supervise(404)},
+    "supervisor.case_contact": {"POST": study_supervise(404)},
+    "supervisor.case_release": {"POST": study_supervise(404)},
+    "supervisor.case_reassign": {"POST": study_supervise(404)},
+    "supervisor.case_finalise": {"POST": study_supervise(404)},
+    "supervisor.case_appointment": {"POST": study_supervise(404)},
+    "supervisor.backchecks": {"GET": study_supervise(200)},
+    "supervisor.backcheck_share": {"POST": study_supervise(422)},
+    "supervisor.backcheck_draw": {"POST": study_supervise(422)},
+    "supervisor.backcheck_result": {"POST": study_supervise(404)},
 }
 
 #: Form data beyond the CSRF token, where an empty form would not show the authorization.
 POST_DATA = {"locale.set": {"locale": "de", "next": "/"}}
 #: Path arguments for routes whose pattern has placeholders other than ``slug``.
-PATH_ARGS = {"__static/": {"subpath": ("cati.css",)}}
+PATH_ARGS = {"__static/": {"subpath": ("cati.css",)}, "supervisor.report": {"fmt": "csv"},
+             "supervisor.backcheck_result": {"check_id": "0"},
+             **{f"supervisor.case{suffix}": {"case_id": "0"} for suffix in
+                ("", "_contact", "_release", "_reassign", "_finalise", "_appointment")}}
 #: Requests after which the session must be logged in again.
 LOGS_OUT = {("auth.logout", "POST")}
 #: Methods a route accepts although no view names them: GET routes also answer HEAD.
