@@ -28,8 +28,11 @@ from sqlalchemy.orm import Session
 
 from cati.models import Attempt, AuditEvent, Case, CaseTally, Study, User
 from cati.models.meta import UTCDateTime, utcnow
+from cati.sampling.aapor import RATE_NAMES, aapor_rates
+from cati.sampling.dispositions import RATE_CLASSES, rate_class_for
 
 from . import audit
+from .fieldwork import eligibility_estimate
 
 __all__ = ["COLUMNS", "FORMATS", "ReportError", "disposition_rows", "dispositions_report", "write_csv", "write_xlsx"]
 
@@ -159,6 +162,27 @@ def write_xlsx(rows: Iterator[DispositionRow], fh: IO[bytes], *, info: Mapping[s
     return count
 
 
+def rates_summary(session: Session, study: Study) -> dict[str, Any]:
+    """Counts per AAPOR rate class, the outcome rates and the ``e`` they use, with its basis."""
+    classes = dict.fromkeys(RATE_CLASSES, 0)
+    for aapor, n in session.execute(
+        select(CaseTally.aapor, func.sum(CaseTally.n))
+        .where(CaseTally.study_id == study.id, CaseTally.phase != "test").group_by(CaseTally.aapor)
+    ):
+        try:
+            classes[rate_class_for(aapor)] += int(n)
+        except ValueError:
+            classes["UH"] += int(n)
+    estimate = eligibility_estimate(study, classes)
+    rates = aapor_rates(classes, estimate.value)
+    summary: dict[str, Any] = {f"cases {name}": n for name, n in classes.items()}
+    summary["e"] = estimate.value
+    summary["e method"] = ("set for the study: " + estimate.basis) if estimate.method == "supervisor" else (
+        "proportional: (I+P+R+NC+O)/(I+P+R+NC+O+NE)")
+    summary.update({name: rates[name] for name in RATE_NAMES})
+    return summary
+
+
 @dataclass(frozen=True)
 class Report:
     file: IO[bytes]
@@ -187,9 +211,11 @@ def dispositions_report(session: Session, study: Study, fmt: str, *, labels: Map
         text.detach()
     else:
         local = now.astimezone(ZoneInfo(tz))
-        count = write_xlsx(rows, out, info={"study": study.name, "slug": study.slug,
-                                            "generated": local.replace(tzinfo=None).isoformat(timespec="minutes"),
-                                            "time zone": tz, "cases": expected})
+        info: dict[str, Any] = {"study": study.name, "slug": study.slug,
+                                "generated": local.replace(tzinfo=None).isoformat(timespec="minutes"),
+                                "time zone": tz, "cases": expected}
+        info.update(rates_summary(session, study))
+        count = write_xlsx(rows, out, info=info)
     out.seek(0)
     stamp = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d-%H%M")
     audit.record(session, "report.download", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
