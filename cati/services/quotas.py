@@ -569,6 +569,8 @@ class _Signature:
     attempts: int = 0
     ready: int = 0
     held: int = 0
+    #: fresh cases (ready or held) per priority band, so unchanged combinations are not rewritten
+    bands: tuple[int, ...] = ()
 
 
 class _SampleCells:
@@ -586,8 +588,10 @@ class _SampleCells:
     def signatures(self, states: Sequence[str] | None = None) -> list[_Signature]:
         columns = self._columns(Case, Contact)
         held = case((and_(Case.state == "blocked", Case.block_kind == "quota"), 1), else_=0)
+        fresh = and_(Case.tier == 2, Case.state.in_(("ready", "blocked")))
+        bands = [func.sum(case((and_(fresh, _band_range(b)), 1), else_=0)) for b in range(PRIORITY_BANDS + 1)]
         query = (select(*columns, func.count(), func.coalesce(func.sum(Case.attempts), 0),
-                        func.sum(case((Case.state == "ready", 1), else_=0)), func.sum(held))
+                        func.sum(case((Case.state == "ready", 1), else_=0)), func.sum(held), *bands)
                  .select_from(Case).where(Case.study_id == self.study.id)
                  # by position: PostgreSQL would not match the JSON keys' bound parameters
                  .group_by(*(literal_column(str(i)) for i in range(1, len(columns) + 1))))
@@ -604,7 +608,8 @@ class _SampleCells:
         for row in rows:
             raw = tuple(row[:width])
             signature = _Signature(raw, cases=row[width], attempts=int(row[width + 1] or 0),
-                                   ready=int(row[width + 2] or 0), held=int(row[width + 3] or 0))
+                                   ready=int(row[width + 2] or 0), held=int(row[width + 3] or 0),
+                                   bands=tuple(int(n or 0) for n in row[width + 4:]))
             values: dict[str, Any] = {}
             at = 0
             for dimension in self.dimensions:
@@ -709,18 +714,21 @@ def refresh_holds(session: Session, study: Study) -> HoldReport:
         else:
             open_signatures.append(signature)
             by_band[max((bands.get((q, c), 0) for q, c in signature.cells.items()), default=0)].append(signature)
+    # Each UPDATE is guarded (only rows that change) and skipped when the counts read above say
+    # no row of these combinations would change.
     held = released = reprioritised = 0
     for reason, signatures in by_reason.items():
-        for chunk in _chunks(signatures):
+        for chunk in _chunks([s for s in signatures if s.ready]):
             held += _update(session, (*mine, Case.state == "ready", cells.match(chunk)),
                             {"state": "blocked", "block_kind": "quota", "block_reason": reason[:300]})
+        for chunk in _chunks([s for s in signatures if s.held]):
             _update(session, (*mine, Case.state == "blocked", Case.block_kind == "quota",
                               Case.block_reason != reason[:300], cells.match(chunk)), {"block_reason": reason[:300]})
-    for chunk in _chunks(open_signatures):
+    for chunk in _chunks([s for s in open_signatures if s.held]):
         released += _update(session, (*mine, Case.state == "blocked", Case.block_kind == "quota", cells.match(chunk)),
                             {"state": "ready", "block_kind": "", "block_reason": ""})
     for band, signatures in by_band.items():
-        for chunk in _chunks(signatures):
+        for chunk in _chunks([s for s in signatures if sum(s.bands) != s.bands[band]]):
             reprioritised += _update(session, (*mine, Case.tier == 2, Case.state.in_(("ready", "blocked")),
                                                not_(_band_range(band)), cells.match(chunk)),
                                      {"order_key": _rebanded(band)})
