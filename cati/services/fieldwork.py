@@ -11,7 +11,7 @@ Every figure is a handful of indexed reads, whatever the sample size (measured i
 * today's attempts: a range count on ``ix_attempts_study_id_started_at``;
 * completes per day: ``ix_interviews_study_id_status_ended_at``, grouped by UTC hour in SQL and
   by local day here (at most 24 rows per day);
-* quota cells: the quota service's counters.
+* quota cells: the quota service's counter rows (``quota_cells``).
 
 "Callable now" uses the scheduler's zone logic: the calling rules are evaluated once per calling
 zone; a ready case in an open zone counts if it is fresh or its retry/appointment time has come.
@@ -32,14 +32,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from cati.models import Attempt, Case, CaseTally, Interview, Study, StudyMember, StudyZone, User
+from cati.models import Attempt, Case, CaseTally, Interview, QuotaCell, Study, StudyMember, StudyZone, User
 from cati.models.fieldwork import ATTEMPTS_CAP
 from cati.models.meta import utcnow
-from cati.questionnaires.errors import QuestionnaireError
+from cati.sampling import quotas as quota_arithmetic
 from cati.sampling.aapor import RATE_NAMES, aapor_rates, eligibility_rate
 from cati.sampling.dispositions import RATE_CLASSES, Outcome, rate_class_for
 
-from . import audit, quotas, scheduler
+from . import audit, scheduler
 
 #: The call centre's time zone: "today" and the days of the completes chart.
 DEFAULT_TZ = "Europe/Berlin"
@@ -283,13 +283,16 @@ def _target(study: Study, cells: list[QuotaCellFigure]) -> tuple[int | None, str
 
 
 def _quota_cells(session: Session, study: Study) -> list[QuotaCellFigure]:
-    try:
-        status = quotas.cell_status(session, study)
-    except QuestionnaireError:  # a stored version always compiles; a hand-made one may not
-        return []
-    return [QuotaCellFigure(quota=c.quota, cell=c.cell, mode=c.mode, target=c.target, completes=c.completes,
-                            pending=c.pending, remaining=c.remaining, open=c.open)
-            for quota in status for c in quota.cells]
+    """The quota service's counter rows (``quota_cells``: effective target, mode, completes,
+    pending), with the quota arithmetic for room and remaining. Not ``quotas.cell_status``: its
+    per-cell sample statistics group the whole sample for sample-only quotas, which the quota page
+    may afford but a dashboard refreshed every 30 seconds may not."""
+    rows = session.scalars(select(QuotaCell).where(QuotaCell.study_id == study.id)
+                           .order_by(QuotaCell.quota_position, QuotaCell.position, QuotaCell.id))
+    return [QuotaCellFigure(quota=r.quota, cell=r.cell, mode=r.mode, target=r.target, completes=r.completes,
+                            pending=r.pending, remaining=quota_arithmetic.remaining(r.target, r.completes),
+                            open=quota_arithmetic.has_room(r.mode, r.target, r.overshoot, r.completes, r.pending))
+            for r in rows]
 
 
 def dashboard(session: Session, study: Study, *, now: dt.datetime | None = None, tz: str = DEFAULT_TZ,
