@@ -250,6 +250,8 @@ class DbQuotaGate:
             changes.finish()
             return True  # no cell matches: admitted, not counted in this quota
         row = rows[new_id]
+        if not _room(row) and row.pending:
+            release_stale(session, [new_id])  # first free the places of vanished interviewers
         admitted = _room(row)
         if admitted:
             row.pending += 1
@@ -376,16 +378,24 @@ def on_interview_resume(session: Session, interview: Interview) -> str | None:
     return full
 
 
-def release_stale(session: Session) -> int:
+def release_stale(session: Session, cell_ids: Sequence[int] | None = None) -> int:
     """Suspend the places of interviews whose interviewer has disappeared: the interview is still
-    active but its case is no longer claimed (the scheduler released the stale claim). Returns
-    how many places were freed; they are retaken if the interview resumes."""
-    stale = list(session.scalars(
-        select(QuotaReservation)
-        .join(Interview, Interview.id == QuotaReservation.interview_id)
-        .join(Case, Case.id == Interview.case_id)
-        .where(QuotaReservation.status == "pending", Interview.status == "active", Case.state != "claimed")
-        .order_by(QuotaReservation.cell_id).execution_options(populate_existing=True)))
+    active but its case is no longer claimed (the scheduler released the stale claim, or an
+    outcome was recorded without ending the interview). Returns how many places were freed; they
+    are retaken if the interview resumes.
+
+    Called by the scheduler whenever it looks for stale claims, and by the gate before it turns an
+    interview away from a cell that still has pending places (``cell_ids``)."""
+    query = (select(QuotaReservation)
+             .join(Interview, Interview.id == QuotaReservation.interview_id)
+             .join(Case, Case.id == Interview.case_id)
+             .where(QuotaReservation.status == "pending", Interview.status == "active", Case.state != "claimed")
+             .order_by(QuotaReservation.cell_id).execution_options(populate_existing=True))
+    if cell_ids is None:  # per study: the (study_id, status) index finds the few pending places
+        query = query.where(QuotaReservation.study_id.in_(select(Study.id)))
+    else:
+        query = query.where(QuotaReservation.cell_id.in_(list(cell_ids)))
+    stale = list(session.scalars(query))
     by_interview: dict[int, list[QuotaReservation]] = defaultdict(list)
     for reservation in stale:
         by_interview[reservation.interview_id].append(reservation)
@@ -394,7 +404,7 @@ def release_stale(session: Session) -> int:
         assert interview is not None
         _suspend(session, interview, reservations)
         audit.record(session, "quota.release_stale", study_id=interview.study_id, target=f"interview:{interview_id}",
-                     details={"cells": [f"{r.quota}" for r in reservations]})
+                     details={"quotas": [r.quota for r in reservations]})
     return len(stale)
 
 

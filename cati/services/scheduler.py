@@ -296,8 +296,9 @@ def release_stale_claims(session: Session, now: dt.datetime, timeout_seconds: in
         .values(state="ready", claimed_by=None, claimed_at=None, heartbeat_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if released:
-        quotas.release_stale(session)  # the places their interviews held in quota cells are freed too
+    # the places their interviews held in quota cells are freed too (and those of interviews left
+    # active when an outcome was recorded without ending them)
+    quotas.release_stale(session)
     return released
 
 

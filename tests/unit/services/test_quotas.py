@@ -531,3 +531,19 @@ def test_holds_read_standard_columns_and_personal_fields(dbsession):
     assert {c.cell: (c.cases_ready, c.cases_held) for c in land.cells} == {
         "be": (1, 1), "by": (1, 1), "rest": (0, 1)}
     assert {c.cell: (c.cases_ready, c.cases_held) for c in segment.cells} == {"a": (2, 0), "b": (0, 3)}
+
+
+def test_an_interview_left_active_gives_its_place_back_when_needed(dbsession, study, people):
+    from cati.services.scheduler import record_outcome
+
+    add_cases(dbsession, study, [1] * 4)
+    update_settings(dbsession, study, {"quota.geschlecht.m": "1"})
+    case, iv, _ = interview(dbsession, people[0], g=1, until="A")
+    # an appointment is booked mid-interview without breaking it off: the case is no longer claimed
+    record_outcome(dbsession, case, people[0], "appointment_soft", appointment_at=NOW + dt.timedelta(days=1),
+                   now=NOW)
+    assert iv.status == "active" and cell(dbsession, study, "geschlecht", "m") == (0, 1)
+    # the next respondent of the cell gets the place instead of being turned away
+    assert interview(dbsession, people[1], g=1)[2].disposition == "COMPLETE"
+    assert cell(dbsession, study, "geschlecht", "m") == (1, 0)
+    assert quotas.recount(dbsession, study) == []
