@@ -114,3 +114,20 @@ def test_unknown_cell_is_refused(demand, as_role):
 def test_page_without_quotas(world, as_role):
     page = as_role("admin").get(f"/studies/{world.own.slug}/quotas")
     assert "Der Fragebogen definiert keine Quoten." in page.text
+
+
+def test_sample_quota_shows_waiting_and_held_cases(dbsession, world, as_role):
+    from cati.services.sample_import import import_sample
+
+    source = (QUESTIONNAIRES / "kundendienst_zufriedenheit.yaml").read_text(encoding="utf-8")
+    study = create_study(dbsession, source=source, source_name="kundendienst.yaml", purpose="customer_satisfaction")
+    update_settings(dbsession, study, {"status": "field"})
+    sample = QUESTIONNAIRES / "samples" / "kundendienst_zufriedenheit.csv"
+    assert import_sample(dbsession, study, sample, filename=sample.name).committed
+    update_settings(dbsession, study, {"quota.kontaktgrund.umzug": "0"})
+    page = as_role("admin").get(f"/studies/{study.slug}/quotas")
+    assert "Zurückgehaltene Fälle" in page.text
+    moves = cells(page)["kontaktgrund-umzug"]
+    # cell, target, completes, pending, remaining, progress, turned away, attempts/complete, waiting, held, state
+    assert moves[:5] == ["umzug", "0", "0", "0", "0"]
+    assert moves[8] == "0" and int(moves[9]) > 0 and moves[10] == "voll"
