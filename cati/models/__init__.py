@@ -3,6 +3,7 @@ alembic and for tests."""
 
 from .audit import AuditEvent
 from .backcheck import BackCheck
+from .export_job import ExportJob
 from .fieldwork import CaseTally
 from .interview import Interview
 from .meta import Base
@@ -23,6 +24,7 @@ __all__ = [
     "Client",
     "Contact",
     "DoNotCall",
+    "ExportJob",
     "Interview",
     "LoginFailure",
     "Purpose",
