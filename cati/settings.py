@@ -50,6 +50,14 @@ class SettingsSchema(colander.MappingSchema):
     heartbeat_timeout = colander.SchemaNode(
         colander.Int(), name="cati.claim_timeout_seconds", missing=1800, validator=colander.Range(30, 86400)
     )
+    # Data exports (cati.services.export_jobs): where files are written ("" = ./var/exports), whether
+    # this process runs a background worker thread, and up to how many interviews a download is
+    # built right in the request instead of in the background.
+    export_dir = colander.SchemaNode(colander.String(), name="cati.export_dir", missing="")
+    export_worker = colander.SchemaNode(_Bool(), name="cati.export_worker", missing=False)
+    export_inline_rows = colander.SchemaNode(
+        colander.Int(), name="cati.export_inline_rows", missing=2000, validator=colander.Range(0, 10_000_000)
+    )
 
 
 def expand_env(raw: Mapping[str, Any]) -> dict[str, Any]:
