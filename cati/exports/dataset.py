@@ -59,7 +59,7 @@ import pandas as pd
 from cati.questionnaires.model import ExportVariable
 
 ATTEMPTS = "attempts"
-CHUNK_SIZE = 4096
+CHUNK_SIZE = 1024
 PARADATA_LAST = "n_soft_overrides"
 
 _FORMAT_RE = re.compile(r"([A-Z]+)(\d+)(?:\.(\d+))?\Z")
@@ -587,8 +587,8 @@ class _StringColumn(_Column):
             values = tuple(v if v is None or isinstance(v, str) else _to_text(v) for v in values)
         present = [v for v in values if v]
         if present:
-            longest = max(map(len, present))
-            if longest * 4 > self.width or longest > self.width:
+            longest = max(map(len, present))  # characters; bytes only matter beyond ASCII
+            if longest * 4 > self.width and not "".join(present).isascii():
                 longest = max(len(v.encode("utf-8")) for v in present)
             self.max_bytes = max(self.max_bytes, longest)
         self.chunks.append(np.array(values, dtype=object))
