@@ -70,7 +70,7 @@ _WORDS = {
         "type_changed": "{name}: Typ in Version {old} ({old_type}) anders als in Version {new} ({new_type}); "
         "die Werte aus Version {old} stehen in {renamed}.",
         "label_changed": "{name}: Variablenlabel geändert; verwendet wird das Label aus Version {new}.",
-        "value_label_changed": "{name}: Wertelabel für {code} geändert; verwendet wird das Label aus Version {new}.",
+        "value_label_changed": "{name}: Wertelabels geändert ({codes}); verwendet werden die Labels aus Version {new}.",
         "recoded": "{name}: Sondercodes der Version {old} umcodiert ({mapping}), wie in Version {new}.",
         "missing_overflow": "{name}: mehr als drei Sondercodes über die Versionen ({codes}); "
         "als fehlend deklariert: {kept}.",
@@ -82,7 +82,7 @@ _WORDS = {
         "type_changed": "{name}: type in version {old} ({old_type}) differs from version {new} ({new_type}); "
         "the values of version {old} are in {renamed}.",
         "label_changed": "{name}: variable label changed; the label of version {new} is used.",
-        "value_label_changed": "{name}: value label of {code} changed; the label of version {new} is used.",
+        "value_label_changed": "{name}: value labels changed ({codes}); the labels of version {new} are used.",
         "recoded": "{name}: special codes of version {old} recoded ({mapping}) to match version {new}.",
         "missing_overflow": "{name}: more than three special codes across versions ({codes}); "
         "declared missing: {kept}.",
@@ -418,8 +418,9 @@ def _merge_variable(
             if code in value_labels and value_labels[code] != label:
                 changed_codes.add(code)
             value_labels[code] = label
-    for code in sorted(changed_codes):
-        notes.append(w["value_label_changed"].format(name=name, code=code, new=newest_version))
+    if changed_codes:
+        codes = ", ".join(map(str, sorted(changed_codes)))
+        notes.append(w["value_label_changed"].format(name=name, codes=codes, new=newest_version))
     # specials: recode older codes to the newest code of the same special
     missing = list(newest.missing)
     for version, v in entries[:-1]:

@@ -91,7 +91,7 @@ def test_union_order_names_and_metadata():
     notes = "\n".join(merged.notes)
     assert "T: Typ in Version 1 (numeric) anders als in Version 2 (string)" in notes and "T_v1" in notes
     assert "S: Variablenlabel geändert" in notes
-    assert "S: Wertelabel für 2 geändert" in notes
+    assert "S: Wertelabels geändert (2)" in notes
     assert "N: Sondercodes der Version 1 umcodiert (98->9998)" in notes
 
 
