@@ -283,7 +283,6 @@ def value_labels_text(variable: ExportVariable) -> str:
 
 
 def _info_sheet(workbook: Workbook, title: str, dataset: Dataset, language: str) -> None:
-    text = _TEXT[language]
     sheet = workbook.create_sheet(title)
     sheet.column_dimensions["A"].width = 34
     sheet.column_dimensions["B"].width = 100
@@ -299,7 +298,6 @@ def _info_sheet(workbook: Workbook, title: str, dataset: Dataset, language: str)
             if isinstance(value, str):
                 value_cell.data_type = "s"
         sheet.append([cell, value_cell])
-    del text
 
 
 def info_rows(dataset: Dataset, language: str = "de") -> list[tuple[str, Any]]:
