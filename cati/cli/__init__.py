@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "cati.cli.user",
     "cati.cli.study",
     "cati.cli.sample",
+    "cati.cli.testdata",
+    "cati.cli.export",
 )
 
 DEFAULT_CONFIG = "development.ini"
