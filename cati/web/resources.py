@@ -25,6 +25,8 @@ class RootFactory:
     __acl__ = (
         (Allow, f"role:{Role.ADMIN}", (P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_CREATE, P.USER_LIST)),
         (Allow, f"role:{Role.RESEARCHER}", (P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_LIST)),
+        *((Allow, f"role:{role}", P.PORTAL_USE) for role in (Role.ADMIN, Role.RESEARCHER, Role.SUPERVISOR,
+                                                             Role.CLIENT)),
         (Allow, Authenticated, P.APP_USE),
         DENY_ALL,
     )
@@ -34,7 +36,7 @@ class RootFactory:
 
 
 #: What admins and researchers may do on every study.
-STUDY_STAFF_PERMISSIONS = (P.STUDY_VIEW, P.STUDY_MANAGE, P.STUDY_SUPERVISE)
+STUDY_STAFF_PERMISSIONS = (P.STUDY_VIEW, P.STUDY_MANAGE, P.STUDY_SUPERVISE, P.STUDY_EXPORT, P.CONTACTS_EXPORT)
 
 
 class StudyContext:
@@ -61,11 +63,11 @@ class StudyContext:
         ]
         for member in study.members:
             if member.user.role == Role.SUPERVISOR:
-                acl.append((Allow, f"user:{member.user_id}", (P.STUDY_VIEW, P.STUDY_SUPERVISE)))
+                acl.append((Allow, f"user:{member.user_id}", (P.STUDY_VIEW, P.STUDY_SUPERVISE, P.STUDY_EXPORT)))
             elif member.user.role == Role.INTERVIEWER:
                 acl.append((Allow, f"user:{member.user_id}", P.STUDY_INTERVIEW))
         if study.client_id is not None:
-            acl.append((Allow, f"client:{study.client_id}", P.STUDY_VIEW))
+            acl.append((Allow, f"client:{study.client_id}", (P.STUDY_VIEW, P.STUDY_EXPORT)))  # never contacts
         acl.append(DENY_ALL)
         return acl
 

@@ -33,7 +33,10 @@ class Permission(enum.StrEnum):
     APP_USE = "app:use"  # any logged-in user: start page, logout
     CASE_INTERVIEW = "case:interview"  # interviewer members of the case's study: the console
     CONSOLE_USE = "console:use"  # interviewers: next case, inbound look-up
+    CONTACTS_EXPORT = "contacts:export"  # a study's contact export (personal data): admins, researchers
+    PORTAL_USE = "portal:use"  # the client portal's list of studies: everybody but interviewers
     STUDY_CREATE = "study:create"
+    STUDY_EXPORT = "study:export"  # data downloads: the study's client, its supervisors, admins, researchers
     STUDY_INTERVIEW = "study:interview"
     STUDY_LIST = "study:list"
     STUDY_MANAGE = "study:manage"

@@ -80,20 +80,22 @@ class TestACLs:
 
     def test_root(self):
         root = RootFactory(None)
-        assert allowed(root, self.admin) == {P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_CREATE, P.USER_LIST}
-        assert allowed(root, self.researcher) == {P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_LIST}
-        for someone in (self.supervisor, self.interviewer, self.client):
-            assert allowed(root, someone) == {P.APP_USE}
+        assert allowed(root, self.admin) == {P.APP_USE, P.PORTAL_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_CREATE,
+                                             P.USER_LIST}
+        assert allowed(root, self.researcher) == {P.APP_USE, P.PORTAL_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_LIST}
+        for someone in (self.supervisor, self.client):
+            assert allowed(root, someone) == {P.APP_USE, P.PORTAL_USE}
+        assert allowed(root, self.interviewer) == {P.APP_USE}
         assert allowed(root, None) == set()
 
     def test_study_members_and_client(self):
         context = study_context([self.supervisor, self.interviewer], client_id=10)
-        staff = {P.STUDY_VIEW, P.STUDY_MANAGE, P.STUDY_SUPERVISE}
+        staff = {P.STUDY_VIEW, P.STUDY_MANAGE, P.STUDY_SUPERVISE, P.STUDY_EXPORT, P.CONTACTS_EXPORT}
         assert allowed(context, self.admin) == staff
         assert allowed(context, self.researcher) == staff
-        assert allowed(context, self.supervisor) == {P.STUDY_VIEW, P.STUDY_SUPERVISE}
-        assert allowed(context, self.interviewer) == {P.STUDY_INTERVIEW}
-        assert allowed(context, self.client) == {P.STUDY_VIEW}
+        assert allowed(context, self.supervisor) == {P.STUDY_VIEW, P.STUDY_SUPERVISE, P.STUDY_EXPORT}
+        assert allowed(context, self.interviewer) == {P.STUDY_INTERVIEW}  # no export
+        assert allowed(context, self.client) == {P.STUDY_VIEW, P.STUDY_EXPORT}  # no contact export
         assert allowed(context, self.other_client) == set()
         assert allowed(context, None) == set()
 
