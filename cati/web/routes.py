@@ -82,3 +82,16 @@ def includeme(config: Any) -> None:
     )
     for name, pattern in supervise:
         config.add_route(name, pattern, factory=StudyContext)
+
+    # Client portal (issue 7): study list, field progress, topline, downloads (study:view,
+    # study:export); the contact export has its own permission (contacts:export).
+    config.add_route("portal.index", "/portal")
+    portal = (
+        ("portal.study", "/portal/{slug}"),
+        ("portal.topline", "/portal/{slug}/topline"),
+        ("portal.downloads", "/portal/{slug}/downloads"),
+        ("portal.download", "/portal/{slug}/downloads/{job_id:\\d+}"),
+        ("portal.contacts", "/portal/{slug}/contacts"),
+    )
+    for name, pattern in portal:
+        config.add_route(name, pattern, factory=StudyContext)

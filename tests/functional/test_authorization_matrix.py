@@ -45,6 +45,16 @@ def study_manage(ok: int) -> dict[str, dict[str, int]]:
     }
 
 
+def study_view(ok: int) -> dict[str, dict[str, int]]:
+    """A page or POST on a study for everybody who sees it except its interviewers: its client,
+    its supervisors, admins and researchers."""
+    return {
+        "own": expect(ok, interviewer=403, anonymous=303),
+        "other": expect(404, admin=ok, researcher=ok, anonymous=303),
+        "missing": expect(404, anonymous=303),
+    }
+
+
 def study_supervise(ok: int) -> dict[str, dict[str, int]]:
     """A page or POST on a study for its supervisors, admins and researchers."""
     return {
@@ -108,12 +118,21 @@ MATRIX: dict[str, dict[str, Any]] = {
     "supervisor.backcheck_share": {"POST": study_supervise(422)},
     "supervisor.backcheck_draw": {"POST": study_supervise(422)},
     "supervisor.backcheck_result": {"POST": study_supervise(404)},
+    # Client portal (issue 7): the client sees its own studies only; interviewers export nothing; the
+    # contact export is for admins and researchers (clients and supervisors 403 on their study).
+    "portal.index": {"GET": expect(200, interviewer=403, anonymous=303)},
+    "portal.study": {"GET": study_view(200)},
+    "portal.topline": {"GET": study_view(200)},
+    "portal.downloads": {"GET": study_view(200), "POST": study_view(422)},
+    "portal.download": {"GET": study_view(404)},  # job 0 does not exist
+    "portal.contacts": {"POST": study_manage(422)},
 }
 
 #: Form data beyond the CSRF token, where an empty form would not show the authorization.
 POST_DATA = {"locale.set": {"locale": "de", "next": "/"}}
 #: Path arguments for routes whose pattern has placeholders other than ``slug``.
 PATH_ARGS = {"__static/": {"subpath": ("cati.css",)}, "supervisor.report": {"fmt": "csv"},
+             "portal.download": {"job_id": "0"},
              "supervisor.backcheck_result": {"check_id": "0"},
              **{f"supervisor.case{suffix}": {"case_id": "0"} for suffix in
                 ("", "_contact", "_release", "_reassign", "_finalise", "_appointment")}}
