@@ -60,6 +60,7 @@ from sqlalchemy.orm import Session
 
 from cati.exports import ATTEMPTS, Dataset, ExportInfo, build_dataset
 from cati.models import Case, CasePhone, Contact, Interview, QuestionnaireVersion, Study, User
+from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import ExportVariable
 from cati.questionnaires.state import State
 
@@ -181,7 +182,10 @@ def _versions(session: Session, study: Study) -> list[QuestionnaireVersion]:
 
 def dispositions_by_group(version: QuestionnaireVersion) -> dict[str, list[str]]:
     """The disposition names of a questionnaire version that belong to ``partial``/``screened``."""
-    dispositions = engine_for(version).questionnaire.dispositions.values()
+    try:
+        dispositions = engine_for(version).questionnaire.dispositions.values()
+    except QuestionnaireError:  # a stored version always compiles; be safe anyway
+        return {"partial": [], "screened": []}
     return {"partial": sorted(d.name for d in dispositions if d.aapor.startswith("1.2")),
             "screened": sorted(d.name for d in dispositions if d.aapor.startswith("4."))}
 

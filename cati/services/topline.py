@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from cati.exports import merge_codebooks, mr_sets
 from cati.models import Study
+from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import ExportVariable
 
 from . import exports, quotas
@@ -187,6 +188,8 @@ def compute(session: Session, study: Study, *, language: str = "de") -> Topline:
     """The topline over the study's completes (no test interviews); see the module docs."""
     selection = exports.Selection()
     state = exports.data_state(session, study, selection)
+    if not state.count:
+        return Topline(0, [], state.digest("topline", language), [])
     versions_ids = exports.version_ids(session, study, selection)
     books = exports.codebooks(session, study, versions_ids, language=language)
     merged = merge_codebooks(books, language=language)
@@ -305,7 +308,10 @@ def field_progress(session: Session, study: Study) -> FieldProgress:
     largest total target) and by quota cell; test interviews never count."""
     completes = exports.count(session, study, exports.Selection())
     screened = exports.count(session, study, exports.Selection(groups=("screened",)))
-    cells = quotas.cell_status(session, study)
+    try:
+        cells = quotas.cell_status(session, study)
+    except QuestionnaireError:  # a stored version always compiles; be safe anyway
+        cells = []
     settings = study.settings or {}
     target, source = None, ""
     if isinstance(settings.get("target_completes"), int):
