@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
@@ -187,3 +188,17 @@ def _codebook():
     from .test_dataset import MINI
 
     return Engine(load_questionnaire(MINI, "mini.yaml")).codebook()
+
+
+def test_the_sav_frame_shares_the_dataset_columns():
+    """Memory: only dates (as SPSS numbers) and the pointer arrays of strings are new."""
+    from cati.exports.spss import sav_frame
+
+    ds, _ = dataset("lieferdienst", count=40)
+    frame = sav_frame(ds)
+    for v in ds.variables:
+        ours, theirs = ds.frame[v.name].array, frame[v.name].array
+        if isinstance(ours, pd.arrays.IntegerArray):
+            assert np.shares_memory(ours._data, theirs._data), v.name
+        elif v.spss_type == "numeric":
+            assert np.shares_memory(ds.frame[v.name].to_numpy(), frame[v.name].to_numpy()), v.name
