@@ -107,7 +107,7 @@ class TestDashboard:
 class TestProductivity:
     def test_day_table_and_who_is_working(self, study, seeded, world, as_role):
         page = as_role("supervisor").get(url(study, "productivity"))
-        row = page.html.select_one("#interviewers-heading ~ table tbody tr")
+        row = page.html.select_one("#interviewers-heading ~ .sv-scroll table tbody tr")
         cells = [c.text.strip() for c in row.find_all(["th", "td"])]
         assert cells[0].startswith("Ines Interviewer")
         assert cells[1:4] == ["2", "2", "1"]  # calls, contacts, completes

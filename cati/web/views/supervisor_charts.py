@@ -55,7 +55,8 @@ def _nice_max(value: int) -> int:
 
 def bar_chart(points: Sequence[tuple[str, int]], *, label_every: int = 1, width: int = WIDTH,
               height: int = HEIGHT) -> Chart:
-    """Vertical bars for (label, value) pairs; every ``label_every``-th label is shown."""
+    """Vertical bars for (label, value) pairs; every ``label_every``-th label is shown, counted
+    back from the last bar (today, on a time axis), so labels never crowd at the end."""
     maximum = _nice_max(max((v for _, v in points), default=0))
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     slot = plot_w / max(len(points), 1)
@@ -65,7 +66,7 @@ def bar_chart(points: Sequence[tuple[str, int]], *, label_every: int = 1, width:
         h = plot_h * value / maximum
         bars.append(Bar(x=round(LEFT + i * slot + gap / 2, 1), y=round(TOP + plot_h - h, 1),
                         width=round(max(slot - gap, 1), 1), height=round(h, 1), label=label, value=value,
-                        show_label=(i % label_every == 0) or i == len(points) - 1))
+                        show_label=(len(points) - 1 - i) % label_every == 0))
     ticks = [Tick(y=round(TOP + plot_h - plot_h * f, 1), value=round(maximum * f)) for f in (0, 0.5, 1)]
     return Chart(width, height, bars, ticks, baseline=TOP + plot_h, left=LEFT, right=width - RIGHT,
                  maximum=maximum)
