@@ -264,6 +264,22 @@ class TestCases:
         assert "+4930111222" in page.text and "Erika Muster" in page.text
         assert "contact.view" in audit_actions(dbsession, study)
 
+    def test_forms_follow_the_state(self, study, seeded, world, as_role, dbsession):
+        app = as_role("supervisor")
+        blocked = add_case(dbsession, study, "K-009", state="blocked", block_kind="dnc",
+                           block_reason="number is on the do-not-call list")
+        reserved = add_case(dbsession, study, "K-010", tier=0, outcome="appointment_hard", aapor="2.21",
+                            next_call_at=now() + dt.timedelta(hours=2), reserved_for=world.users["interviewer"].id)
+        cases = {"final": seeded["done"], "blocked": blocked, "claimed": seeded["held"], "open": reserved}
+        forms = {name: {k for k in app.get(url(study, f"cases/{case.id}")).forms if isinstance(k, str)}
+                 for name, case in cases.items()}
+        assert forms["final"] == {"contact-form", "logout-form", "language-form"}
+        assert forms["blocked"] - forms["final"] == {"finalise-form"}
+        assert forms["claimed"] - forms["final"] == {"release-form", "reassign-form"}
+        assert forms["open"] - forms["final"] == {"reassign-form", "appointment-form", "finalise-form"}
+        page = app.get(url(study, f"cases/{reserved.id}"))
+        assert "Ines Interviewer" in page.html.select_one("dl.facts").text
+
     def test_a_case_of_another_study_is_not_found(self, study, world, as_role, dbsession):
         other = make_study(dbsession, slug="fremd")
         case = add_case(dbsession, other, "F-1")
