@@ -9,7 +9,8 @@ from typing import Any
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated
 from pyramid.httpexceptions import HTTPNotFound
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import joinedload
 
 from cati.models import Case, Role, Study, StudyMember
 from cati.services.studies import get_study
@@ -81,6 +82,17 @@ class ConsoleRoot:
         self.request = request
 
 
+#: Built once (its SQL cache key and compiled form are reused).
+_CASE_CONTEXT = (
+    select(Case, Study, StudyMember.user_id)
+    .join(Study, Study.id == Case.study_id)
+    .outerjoin(StudyMember, and_(StudyMember.study_id == Case.study_id,
+                                 StudyMember.user_id == bindparam("user_id")))
+    .options(joinedload(Case.zone))
+    .where(Case.id == bindparam("case_id"))
+)
+
+
 class CaseContext(StudyContext):
     """The case named by ``{case_id}`` (404 if unknown), on top of its study's context.
 
@@ -92,15 +104,22 @@ class CaseContext(StudyContext):
 
     def __init__(self, request: Any) -> None:
         self.request = request
-        self.case: Case | None = request.dbsession.get(Case, int(request.matchdict["case_id"]))
-        self.study = None if self.case is None else request.dbsession.get(Study, self.case.study_id)
-        if self.case is None and request.identity is not None:
+        user = request.identity
+        # One statement for the case, its zone, its study and whether the user is assigned to it:
+        # every console request starts here.
+        row = request.dbsession.execute(_CASE_CONTEXT, {
+            "case_id": int(request.matchdict["case_id"]), "user_id": user.id if user is not None else 0,
+        }).first()
+        self.case: Case | None = row[0] if row is not None else None
+        self.study = row[1] if row is not None else None
+        self._member = (user.id, row[2] is not None) if row is not None and user is not None else None
+        if self.case is None and user is not None:
             raise HTTPNotFound()
 
     def __acl__(self) -> Any:
         # A generator: ACLHelper stops at the first matching entry, so on the console's hot path
-        # (an interviewer on their case) one indexed membership lookup decides, and the study's
-        # full ACL (which loads every member) is built only for everybody else.
+        # (an interviewer on their case) the membership loaded with the case decides, and the
+        # study's full ACL (which loads every member) is built only for everybody else.
         user = self.request.identity
         if self.interviews_here(user):
             yield (Allow, f"user:{user.id}", (P.CASE_INTERVIEW, P.STUDY_INTERVIEW))

@@ -11,7 +11,7 @@ from typing import Any
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.static import QueryStringConstantCacheBuster
 
-from .resources import StudyContext
+from .resources import CaseContext, ConsoleRoot, StudyContext
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -95,3 +95,18 @@ def includeme(config: Any) -> None:
     )
     for name, pattern in portal:
         config.add_route(name, pattern, factory=StudyContext)
+
+    # The interviewer console: the start page's "next case", inbound look-up, and one case's screen
+    # with the POSTs that change it (each redirects back to the screen's GET).
+    config.add_route("console.next", "/console/next", factory=ConsoleRoot)
+    config.add_route("console.lookup", "/console/lookup", factory=ConsoleRoot)
+    case = r"/console/cases/{case_id:\d+}"
+    config.add_route("console.case", case, factory=CaseContext)
+    config.add_route("console.claim", case + "/claim", factory=CaseContext)
+    config.add_route("console.start", case + "/start", factory=CaseContext)
+    config.add_route("console.answer", case + "/answer", factory=CaseContext)
+    config.add_route("console.back", case + "/back", factory=CaseContext)
+    config.add_route("console.language", case + "/language", factory=CaseContext)
+    config.add_route("console.outcome", case + "/outcome", factory=CaseContext)
+    config.add_route("console.contact", case + "/contact", factory=CaseContext)
+    config.add_route("console.heartbeat", case + "/heartbeat", factory=CaseContext)

@@ -64,6 +64,17 @@ def study_supervise(ok: int) -> dict[str, dict[str, int]]:
     }
 
 
+def console_case(interviewer: int) -> dict[str, dict[str, int]]:
+    """A case screen or POST of the interviewer console. ``own`` is a closed case of the study our
+    interviewer is assigned to (nobody's to work on: the console refuses it with its own status),
+    ``other`` a case of the study without members, ``missing`` an unknown case id."""
+    return {
+        "own": expect(403, interviewer=interviewer, anonymous=303),
+        "other": expect(404, admin=403, researcher=403, anonymous=303),
+        "missing": expect(404, anonymous=303),
+    }
+
+
 #: route name -> method -> expected status per role; study routes are keyed by target first:
 #: route name -> method -> {"own" | "other" | "missing": {role: status}}
 MATRIX: dict[str, dict[str, Any]] = {
@@ -126,6 +137,17 @@ MATRIX: dict[str, dict[str, Any]] = {
     "portal.downloads": {"GET": study_view(200), "POST": study_view(422)},
     "portal.download": {"GET": study_view(404)},  # job 0 does not exist
     "portal.contacts": {"POST": study_manage(422)},
+    "console.next": {"POST": expect(403, interviewer=303, anonymous=303)},
+    "console.lookup": {"GET": expect(403, interviewer=200, anonymous=303)},
+    "console.case": {"GET": console_case(409)},
+    "console.claim": {"POST": console_case(303)},  # refused (the case is closed): back to the look-up
+    "console.start": {"POST": console_case(409)},
+    "console.answer": {"POST": console_case(409)},
+    "console.back": {"POST": console_case(409)},
+    "console.language": {"POST": console_case(409)},
+    "console.outcome": {"GET": console_case(409), "POST": console_case(409)},
+    "console.contact": {"GET": console_case(409), "POST": console_case(409)},
+    "console.heartbeat": {"POST": console_case(409)},
 }
 
 #: Form data beyond the CSRF token, where an empty form would not show the authorization.
@@ -174,12 +196,29 @@ def test_every_route_is_in_the_matrix(app):
         assert not untested, f"route {name!r} accepts {sorted(untested)}; add them to its MATRIX entry."
 
 
-def _path(app: Any, name: str, slug: str | None) -> str:
+def _path(app: Any, name: str, slug: str | None, case_id: int | None = None) -> str:
     route = app.registry.getUtility(IRoutesMapper).get_route(name)
     args = dict(PATH_ARGS.get(name, {}))
     if "{slug}" in route.pattern:
         args["slug"] = slug
+    if "{case_id" in route.pattern and "case_id" not in args:  # the console's case routes
+        args["case_id"] = case_id
     return route.generate(args)
+
+
+@pytest.fixture
+def matrix_cases(world: Any, dbsession: Any) -> dict[str, int]:
+    """Case ids for the console routes: a closed case of ``own``, a fresh one of ``other``."""
+    from cati.models import CallingZone, Case
+
+    zone = CallingZone(tz="Europe/Berlin", country="DE", region="BE")
+    dbsession.add(zone)
+    dbsession.flush()
+    own = Case(study_id=world.own.id, ref="M-1", zone_id=zone.id, state="final", outcome="complete", aapor="1.1")
+    other = Case(study_id=world.other.id, ref="M-2", zone_id=zone.id)
+    dbsession.add_all([own, other])
+    dbsession.flush()
+    return {"own": own.id, "other": other.id, "missing": 987654321}
 
 
 class _Session:
@@ -202,7 +241,7 @@ class _Session:
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
-def test_authorization_matrix(role, world, browser, app):
+def test_authorization_matrix(role, world, browser, app, matrix_cases):
     slugs = {"own": world.own.slug, "other": world.other.slug, "missing": "no-such-study"}
     session = _Session(browser, role, None if role == "anonymous" else world.users[role].username)
     mismatches = []
@@ -211,7 +250,8 @@ def test_authorization_matrix(role, world, browser, app):
         for method, expected in MATRIX[name].items():
             cases = expected.items() if "own" in expected else [(None, expected)]
             for target, by_role in cases:
-                path = _path(app, name, slugs[target] if target else None)
+                path = _path(app, name, slugs[target] if target else None,
+                             matrix_cases[target] if target else None)
                 status = session.request(method, path, POST_DATA.get(name, {}))
                 checked += 1
                 if status != by_role[role]:

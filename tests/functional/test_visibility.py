@@ -39,11 +39,11 @@ class TestInterviewer:
         assert [h.text for h in page.html.select(".card h3")] == ["Acme Bike Concept"]
         assert "Other Secret Product" not in page.text
 
-    def test_next_case_is_a_disabled_placeholder(self, world, as_role):
+    def test_next_case_button_goes_to_the_console(self, world, as_role):
         page = as_role("interviewer").get("/")
-        button = page.html.find("button", string="Nächster Fall")
-        assert button.has_attr("disabled")
-        assert "Die Fallvergabe ist noch nicht verfügbar" in page.text
+        assert page.forms["next-form"].action.endswith("/console/next")
+        assert "Nächster Fall" in page.html.find(id="next-form").text
+        assert page.html.find("button", disabled=True) is None
 
     def test_studies_not_in_field_are_not_listed(self, world, as_role, dbsession):
         world.own.status = "paused"

@@ -10,6 +10,7 @@ from cati.models import Role, StudyStatus
 from cati.services.studies import studies_visible_to
 
 from ..security import Permission
+from .console import start_page
 
 
 @view_config(route_name="home", request_method="GET", renderer="home.jinja2", permission=Permission.APP_USE)
@@ -19,4 +20,5 @@ def home(request: Any) -> dict[str, Any]:
     if user.role == Role.INTERVIEWER:
         # Interviewers only work on studies in fieldwork; drafts and paused ones are not theirs yet.
         studies = [s for s in studies if s.status == StudyStatus.FIELD]
+        return {"studies": studies, **start_page(request)}
     return {"studies": studies}

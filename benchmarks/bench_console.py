@@ -1,0 +1,563 @@
+"""The interviewer console under load, over HTTP, on SQLite and PostgreSQL.
+
+What is measured: an *answer submission* as an interviewer's browser makes it — POST the answer
+form (CSRF token, revision; the server runs the engine step and stores the state in the request's
+transaction, then answers 303) and GET the next screen (the server renders it). Latency is from the
+moment the submission was due to the moment the next screen has arrived.
+
+How:
+
+* the database (a SQLite file, or a private PostgreSQL server from ``tests.pgserver``) is seeded
+  with a long questionnaire (so that no interview ends during the run) and ``--interviewers``
+  interviewers, each holding a claimed case with an open interview;
+* the app runs under waitress (``--threads``, default 8) in a subprocess, configured as in
+  production (no template reloading);
+* the load comes from another process (this script, ``load`` subcommand; stdlib ``http.client``
+  and threads, one keep-alive connection per interviewer) that logs every interviewer in through
+  the login form and then replays answers with the tokens and revisions read from the pages:
+
+  - **open loop**: submissions arrive at ``--rate`` per second for ``--duration`` seconds
+    (``rate x duration`` submissions, each for an idle interviewer), whatever the response times;
+  - **closed loop**: ``--clients`` clients submit back to back for ``--closed-duration`` seconds;
+    the throughput is compared with a minimal "hello" Pyramid view (``hello_app.py``) served by
+    waitress the same way, loaded by the same client code, in the same run.
+
+    python benchmarks/bench_console.py                       # both databases, the targets of issue 4
+    python benchmarks/bench_console.py --databases sqlite --duration 20 --closed-duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import queue
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench-passwort-2026"  # noqa: S105 - a throw-away benchmark database
+TARGETS = {"p50": 30.0, "p99": 100.0, "ratio": 0.3}
+
+
+# --------------------------------------------------------------------------- the study
+
+
+def questionnaire(blocks: int = 80) -> str:
+    """About ``4 x blocks`` screens: single choices with fills and specials, numbers with a soft
+    check, every third block a grid, every fourth a multiple choice, some questions skipped."""
+    lines = [
+        "format: cati/1", "id: bench_console", "version: 1", 'title: {de: "Lasttest", en: "Load test"}',
+        "languages: [de, en]", "dispositions: {COMPLETE: 1}",
+        "lists:",
+        "  skala:",
+        *(f'    - {{code: {c}, de: "Stufe {c}", en: "level {c}"}}' for c in range(1, 6)),
+        "flow:",
+        '  - info: intro',
+        '    text: {de: "Guten Tag, mein Name ist {$interviewer}.", en: "Hello, my name is {$interviewer}."}',
+    ]
+    for b in range(1, blocks + 1):
+        previous = f"A{b - 1}" if b > 1 else None
+        fill = f" (zuvor: {{{previous}:label}})" if previous else ""
+        lines += [
+            f"  - id: A{b}",
+            "    type: single",
+            "    list: skala",
+            "    special: [DK, REF]",
+            f'    text: {{de: "Frage {b}: Wie beurteilen Sie Punkt {b}?{fill}", en: "Question {b}"}}',
+            '    instruction: {de: "INT: Skala vorlesen.", en: "INT: Read out the scale."}',
+            f"  - id: N{b}",
+            "    type: numeric",
+            "    min: 0",
+            "    max: 100",
+            "    special: [DK]",
+            f'    text: {{de: "Wie viele Tage im Jahr betrifft Sie Punkt {b}?", en: "How many days?"}}',
+            f'    checks: [{{assert: "N{b} <= 90", severity: soft, message: {{de: "Über 90 – stimmt das?", '
+            'en: "Over 90?"}}]',
+        ]
+        if b % 3 == 0:
+            lines += [
+                f"  - id: G{b}",
+                "    type: grid",
+                "    list: skala",
+                "    special: [DK]",
+                f'    text: {{de: "Bewertung der Teilbereiche {b}", en: "Ratings {b}"}}',
+                '    rows: [{code: 1, de: "Preis", en: price}, {code: 2, de: "Qualität", en: quality}, '
+                '{code: 3, de: "Service", en: service}]',
+            ]
+        if b % 4 == 0:
+            lines += [
+                f"  - id: M{b}",
+                "    type: multi",
+                f'    show_if: "A{b} != 5"',
+                "    list: skala",
+                f'    text: {{de: "Was davon trifft zu ({b})?", en: "Which apply?"}}',
+            ]
+        lines += [
+            f"  - id: S{b}",
+            "    type: single",
+            f'    show_if: "A{b} == 5"',  # never true for the benchmark's answers: a real skip
+            "    list: skala",
+            f'    text: {{de: "Nur bei Stufe 5 ({b})", en: "Only at level 5"}}',
+        ]
+    lines += ['  - end: COMPLETE', '    text: {de: "Danke!", en: "Thank you!"}']
+    return "\n".join(lines) + "\n"
+
+
+def seed(url: str, interviewers: int) -> list[str]:
+    """Schema, study, interviewers with a claimed case and an open interview each; usernames."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from cati.db import get_engine
+    from cati.migrate import upgrade
+    from cati.models import Case, StudyMember, User
+    from cati.models.meta import utcnow
+    from cati.services import interviews
+    from cati.services.sample_import import import_sample
+    from cati.services.studies import create_study, update_settings
+    from cati.services.users import hash_password
+
+    engine = get_engine({"sqlalchemy.url": url})
+    upgrade(engine)
+    names = [f"bench{i:04d}" for i in range(interviewers)]
+    with Session(engine) as session, session.begin():
+        study = create_study(session, source=questionnaire(), source_name="bench.yaml", purpose="research")
+        update_settings(session, study, {"status": "field"})
+        password_hash = hash_password(PASSWORD)  # once: argon2 is slow on purpose
+        users = [User(username=name, role="interviewer", password_hash=password_hash, display_name=name.title(),
+                      first_name=name.title(), code=f"B{i:07d}") for i, name in enumerate(names)]
+        session.add_all(users)
+        session.flush()
+        session.add_all(StudyMember(study_id=study.id, user_id=u.id) for u in users)
+        rows = "".join(f"C{i:05d},030 5{i:06d},Person {i},BE,10437,private,no,,,de\n" for i in range(interviewers))
+        header = "id,phone,name,state,postcode,person_type,customer,consent_at,consent_source,language\n"
+        report = import_sample(session, study, (header + rows).encode(), filename="bench.csv")
+        assert report.imported == interviewers, report.lines()
+        cases = session.scalars(select(Case).where(Case.study_id == study.id).order_by(Case.id)).all()
+        now = utcnow()
+        for user, case in zip(users, cases, strict=True):
+            case.state, case.claimed_by, case.claimed_at, case.heartbeat_at = "claimed", user.id, now, now
+            session.flush()
+            interviews.open_for_case(session, case, user, now=now)
+    engine.dispose()
+    return names
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+@contextlib.contextmanager
+def server(args: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            wait_for_port(port, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def serve(url: str, secret: str, port: int, threads: int) -> None:
+    """The ``serve`` subcommand: the console app under waitress."""
+    from waitress import serve as waitress_serve
+
+    from cati import main
+
+    settings = {
+        "sqlalchemy.url": url,
+        "cati.session_secret": secret,
+        "pyramid.default_locale_name": "de",
+        "pyramid.reload_templates": "false",
+        "retry.attempts": "3",
+    }
+    # One keep-alive connection per interviewer: more than waitress's default limit of 100.
+    waitress_serve(main({}, **settings), host="127.0.0.1", port=port, threads=threads, connection_limit=1000,
+                   _quiet=True)
+
+
+# --------------------------------------------------------------------------- the load
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+FORM = re.compile(r'<form id="answer-form"(.*?)</form>', re.S)
+TYPE = re.compile(r'data-type="(\w+)"')
+KEY = re.compile(r'name="key" value="([^"]+)"')
+REVISION = re.compile(r'name="revision" value="(\d+)"')
+CODE = re.compile(r'name="value" value="(\d+)"')
+ROW = re.compile(r'name="row-(\d+)"')
+COOKIE = re.compile(r"^(cati_session=[^;]*)")
+
+
+class Refused(RuntimeError):
+    pass
+
+
+class Agent:
+    """One interviewer's browser: a keep-alive connection, the session cookie, the current form."""
+
+    def __init__(self, host: str, port: int, username: str) -> None:
+        self.host, self.port, self.username = host, port, username
+        self.connection = http.client.HTTPConnection(host, port, timeout=60)
+        self.cookie = ""
+        self.case_path = ""
+        self.fields: dict[str, Any] = {}
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, dict[str, str], str]:
+        headers = {"Host": f"{self.host}:{self.port}"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in range(2):
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                text = response.read().decode("utf-8")
+                break
+            except (http.client.HTTPException, OSError):
+                self.connection.close()  # a dropped keep-alive connection: open a new one once
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt:
+                    raise
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie" and (match := COOKIE.match(value)):
+                self.cookie = match.group(1)
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, text
+
+    def login(self) -> None:
+        status, _headers, page = self.request("GET", "/login")
+        token = CSRF.search(page).group(1)
+        status, _headers, _ = self.request("POST", "/login", urlencode(
+            {"csrf_token": token, "username": self.username, "password": PASSWORD, "next": "/"}))
+        if status != 303:
+            raise Refused(f"login of {self.username}: {status}")
+        status, _headers, page = self.request("GET", "/")
+        match = re.search(r'id="resume-link" href="https?://[^/]+(/console/cases/\d+)"', page)
+        if match is None:
+            raise Refused(f"{self.username} has no open case")
+        self.case_path = match.group(1)
+        self.read(self.request("GET", self.case_path)[2])
+
+    def read(self, page: str) -> None:
+        """The answer to give on the screen shown: the first option, 7, every grid row 2, ..."""
+        form = FORM.search(page)
+        if form is None:
+            raise Refused(f"{self.username}: no question on the page")
+        html = form.group(1)
+        kind = TYPE.search(html).group(1)
+        fields: dict[str, Any] = {"csrf_token": CSRF.search(html).group(1), "key": KEY.search(html).group(1),
+                                  "revision": REVISION.search(html).group(1), "type": kind}
+        if kind in ("single", "multi", "nps"):
+            fields["value"] = CODE.search(html).group(1)
+        elif kind == "numeric":
+            fields["value"] = "7"
+        elif kind == "text":
+            fields["value"] = "gut"
+        elif kind == "grid":
+            fields.update({f"row-{code}": "2" for code in dict.fromkeys(ROW.findall(html))})
+        self.fields = fields
+
+    def submit(self) -> float:
+        """POST the answer, GET the next screen; the POST's share of the time (ms)."""
+        started = time.perf_counter()
+        status, headers, page = self.request("POST", f"{self.case_path}/answer", urlencode(self.fields))
+        posted = time.perf_counter()
+        if status != 303:
+            self.read(page if status == 422 else self.request("GET", self.case_path)[2])
+            raise Refused(f"{self.username}: answer {self.fields.get('key')} got {status}")
+        status, _headers, page = self.request("GET", urlsplit(headers["location"]).path)
+        if status != 200:
+            raise Refused(f"{self.username}: next screen got {status}")
+        self.read(page)
+        return (posted - started) * 1000
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "max": float("nan")}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, -(-len(ordered) * p // 100) - 1)]
+
+    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1]}
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def open_loop(agents: list[Agent], rate: float, duration: float, workers: int) -> dict[str, Any]:
+    idle: queue.Queue[Agent] = queue.Queue()
+    for agent in agents:
+        idle.put(agent)
+    totals: list[float] = []
+    posts: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    count = int(rate * duration)
+
+    def run(agent: Agent, due: float) -> None:
+        try:
+            post_ms = agent.submit()
+            done = time.perf_counter()
+            with lock:
+                totals.append((done - due) * 1000)
+                posts.append(post_ms)
+        except Exception as exc:
+            with lock:
+                errors.append(str(exc))
+        finally:
+            idle.put(agent)
+
+    begin = time.perf_counter() + 0.2
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for i in range(count):
+            due = begin + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(run, idle.get(), due)  # waits for an idle interviewer; the wait counts
+    elapsed = time.perf_counter() - begin
+    return {"mode": "open", "rate": rate, "submissions": len(totals), "errors": len(errors),
+            "error_samples": errors[:5], "elapsed_s": round(elapsed, 2),
+            "achieved_per_s": round(len(totals) / elapsed, 1), "latency_ms": percentiles(totals),
+            "post_ms": percentiles(posts), "loadavg": load_average()}
+
+
+def closed_loop(work: list[Any], duration: float, warmup: float, call: Any) -> dict[str, Any]:
+    """``len(work)`` clients, each calling ``call(item)`` back to back; completions counted after
+    the warm-up only."""
+    stop = time.perf_counter() + warmup + duration
+    start_counting = time.perf_counter() + warmup
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(item: Any) -> None:
+        while True:
+            started = time.perf_counter()
+            if started >= stop:
+                return
+            try:
+                call(item)
+            except Exception as exc:
+                with lock:
+                    errors.append(str(exc))
+                continue
+            done = time.perf_counter()
+            if started >= start_counting and done <= stop:
+                with lock:
+                    latencies.append((done - started) * 1000)
+
+    threads = [threading.Thread(target=client, args=(item,), daemon=True) for item in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"mode": "closed", "clients": len(work), "completed": len(latencies), "errors": len(errors),
+            "error_samples": errors[:5], "per_s": round(len(latencies) / duration, 1),
+            "latency_ms": percentiles(latencies), "loadavg": load_average()}
+
+
+def run_load(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``load`` subcommand; prints one JSON object."""
+    if args.mode == "hello":
+        connections = [http.client.HTTPConnection("127.0.0.1", args.port, timeout=60) for _ in range(args.clients)]
+
+        def hello(connection: http.client.HTTPConnection) -> None:
+            connection.request("GET", "/hello")
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise Refused(f"hello got {response.status}")
+
+        return {"hello": closed_loop(connections, args.closed_duration, args.warmup, hello)}
+    names = Path(args.users).read_text().split()
+    agents = [Agent("127.0.0.1", args.port, name) for name in names]
+    started = time.perf_counter()
+    # Two at a time: a login hashes the password (argon2, slow on purpose) inside its transaction,
+    # and on SQLite a crowd of them starves waiters past the busy timeout.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(Agent.login, agents))
+    result: dict[str, Any] = {"login_s": round(time.perf_counter() - started, 1)}
+    for agent in agents[: min(len(agents), 50)]:  # warm the server's caches (templates, engine)
+        agent.submit()
+    result["open"] = open_loop(agents, args.rate, args.duration, workers=args.workers)
+    groups = [agents[i :: args.clients] for i in range(args.clients)]
+
+    def submit_next(group: list[Agent]) -> None:
+        group.append(group.pop(0))  # each client takes turns with its interviewers
+        group[-1].submit()
+
+    result["closed"] = closed_loop(groups, args.closed_duration, args.warmup, submit_next)
+    return result
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def database_url(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'bench-console.sqlite'}"
+        return
+    from tests.pgserver import PostgresServer
+
+    pg = PostgresServer()
+    pg.start()
+    try:
+        yield pg.create_database("cati_bench_console")
+    finally:
+        pg.stop()
+
+
+def load_process(args: argparse.Namespace, port: int, mode: str, users: Path | None = None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "load", "--port", str(port), "--mode", mode, "--rate", str(args.rate),
+               "--duration", str(args.duration), "--closed-duration", str(args.closed_duration),
+               "--clients", str(args.clients), "--warmup", str(args.warmup), "--workers", str(args.workers)]
+    if users is not None:
+        command += ["--users", str(users)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode:
+        raise RuntimeError(f"the load process failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    generator = database_url(kind, workdir)
+    url = next(generator)
+    try:
+        started = time.perf_counter()
+        names = seed(url, args.interviewers)
+        seeded = time.perf_counter() - started
+        users = workdir / f"users-{kind}.txt"
+        users.write_text("\n".join(names))
+        port = free_port()
+        secret = secrets.token_hex(32)
+        log = workdir / f"server-{kind}.log"
+        with server([__file__, "serve", "--url", url, "--secret", secret, "--port", str(port),
+                     "--threads", str(args.threads)], port, log):
+            try:
+                result = load_process(args, port, "console", users)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\n--- server log:\n{log.read_text()[-4000:]}") from None
+        hello_port = free_port()
+        with server([str(Path(__file__).with_name("hello_app.py")), "--port", str(hello_port),
+                     "--threads", str(args.threads)], hello_port, workdir / "hello.log"):
+            result.update(load_process(args, hello_port, "hello"))
+        result["seed_s"] = round(seeded, 1)
+        result["ratio"] = round(result["closed"]["per_s"] / result["hello"]["per_s"], 3)
+        return result
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(generator)
+
+
+def report(kind: str, result: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    o, c, h = result["open"], result["closed"], result["hello"]
+    lat = o["latency_ms"]
+    ok_open = lat["p50"] < TARGETS["p50"] and lat["p99"] < TARGETS["p99"] and not o["errors"]
+    ok_ratio = result["ratio"] >= TARGETS["ratio"]
+    return [
+        f"== {kind}: {args.interviewers} interviewers with an open interview; waitress threads={args.threads}",
+        f"open loop {o['rate']:g}/s for {args.duration:g}s: {o['submissions']} submissions "
+        f"({o['achieved_per_s']}/s), errors {o['errors']}",
+        f"  submission (POST + next screen) ms: p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  "
+        f"max {lat['max']:.1f}   [target p50 < {TARGETS['p50']:g}, p99 < {TARGETS['p99']:g}: "
+        f"{'met' if ok_open else 'MISSED'}]",
+        f"  POST alone ms: p50 {o['post_ms']['p50']:.1f}  p90 {o['post_ms']['p90']:.1f}  "
+        f"p99 {o['post_ms']['p99']:.1f};  load average {o['loadavg']}",
+        f"closed loop {c['clients']} clients, {args.closed_duration:g}s: {c['per_s']} submissions/s "
+        f"(p50 {c['latency_ms']['p50']:.1f} ms, p99 {c['latency_ms']['p99']:.1f} ms), errors {c['errors']}; "
+        f"load average {c['loadavg']}",
+        f"hello view, same clients: {h['per_s']} requests/s (p50 {h['latency_ms']['p50']:.1f} ms); "
+        f"load average {h['loadavg']}",
+        f"ratio submissions/s : hello requests/s = {result['ratio']:.3f} "
+        f"(each submission is 2 requests: {2 * result['ratio']:.3f} requests : request)   "
+        f"[target >= {TARGETS['ratio']:g}: {'met' if ok_ratio else 'MISSED'}]",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "serve", "load"))
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--interviewers", type=int, default=150)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--rate", type=float, default=100.0, help="open loop: submissions per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="open loop: seconds")
+    parser.add_argument("--closed-duration", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=50, help="closed loop: concurrent clients")
+    parser.add_argument("--warmup", type=float, default=3.0, help="closed loop: seconds not counted")
+    parser.add_argument("--workers", type=int, default=64, help="open loop: client threads")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--workdir", help="where the temporary databases and server logs go (default: /tmp)")
+    # subcommand arguments
+    parser.add_argument("--url")
+    parser.add_argument("--secret")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--mode", choices=("console", "hello"))
+    parser.add_argument("--users")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.url, args.secret, args.port, args.threads)
+        return 0
+    if args.command == "load":
+        print(json.dumps(run_load(args)))
+        return 0
+    results = {}
+    print(f"cati console benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"load average {load_average()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="cati-bench-console-", dir=args.workdir) as tmp:
+        for kind in filter(None, (k.strip() for k in args.databases.split(","))):
+            results[kind] = run_database(kind, args, Path(tmp))
+            for line in report(kind, results[kind], args):
+                print(line, flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

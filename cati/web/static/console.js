@@ -1,0 +1,454 @@
+/* cati interviewer console: keyboard shortcuts, focus and a heartbeat. No framework, no external
+ * files. Every action is an ordinary form submission, so the console works without this file;
+ * it only makes the keyboard faster:
+ *
+ *   digits            type an answer code (several digits for codes like 96); Enter chooses and
+ *                     goes on; in multiple-answer questions Space ticks/unticks the typed code;
+ *                     in grids a code answers the highlighted row and moves to the next
+ *   Enter             go on                      Backspace, Alt+Left   back
+ *   D / R             don't know / refused (when the question allows them)
+ *   O                 call outcome panel (there: number, Enter)      Esc   leave a field, close
+ *   N                 next case (start page, after an interview)
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("console");
+  if (!root) {
+    return;
+  }
+  var phase = root.getAttribute("data-phase");
+  var answerForm = document.getElementById("answer-form");
+  var outcomeForm = document.getElementById("outcome-form");
+  var startForm = document.getElementById("start-form");
+  var buffer = "";
+  var bufferTimer = null;
+  var TEXT_TYPES = ["text", "tel", "date", "time", "number", "search", "email", "password", "url"];
+
+  function $$(selector, scope) {
+    return Array.prototype.slice.call((scope || document).querySelectorAll(selector));
+  }
+
+  function isTyping(element) {
+    if (!element) {
+      return false;
+    }
+    var tag = element.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") {
+      return true;
+    }
+    if (tag === "INPUT") {
+      return TEXT_TYPES.indexOf(element.type) >= 0;
+    }
+    return Boolean(element.isContentEditable);
+  }
+
+  function setBuffer(value) {
+    buffer = value;
+    window.clearTimeout(bufferTimer);
+    if (buffer) {
+      bufferTimer = window.setTimeout(function () { setBuffer(""); markPending(null); }, 2500);
+    }
+  }
+
+  // ---- submitting: once per page ------------------------------------------------------------
+  $$("form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("data-sent")) {
+        event.preventDefault();  // a double Enter: the first submission is on its way
+        return;
+      }
+      form.setAttribute("data-sent", "1");
+    });
+  });
+
+  function submit(form, submitter) {
+    if (!form) {
+      return;
+    }
+    if (typeof form.requestSubmit === "function") {
+      form.requestSubmit(submitter || undefined);
+    } else if (submitter) {
+      submitter.click();
+    } else {
+      form.submit();
+    }
+  }
+
+  // ---- options ------------------------------------------------------------------------------
+  function codeInputs(scope) {
+    return $$("input[data-code]", scope);
+  }
+
+  function markPending(input) {
+    $$(".pending").forEach(function (el) { el.classList.remove("pending"); });
+    if (input && input.parentElement) {
+      input.parentElement.classList.add("pending");
+    }
+  }
+
+  /* The input whose code is the typed digits; digits that start no code start over. */
+  function matchCode(inputs, digit) {
+    var candidate = buffer + digit;
+    var starts = inputs.filter(function (i) { return i.getAttribute("data-code").indexOf(candidate) === 0; });
+    if (!starts.length) {
+      candidate = digit;
+      starts = inputs.filter(function (i) { return i.getAttribute("data-code").indexOf(candidate) === 0; });
+    }
+    if (!starts.length) {
+      setBuffer("");
+      return { input: null, unique: false };
+    }
+    setBuffer(candidate);
+    var exact = starts.filter(function (i) { return i.getAttribute("data-code") === candidate; })[0] || null;
+    return { input: exact, unique: starts.length === 1 };
+  }
+
+  // ---- grids --------------------------------------------------------------------------------
+  var gridRows = answerForm ? $$("table.grid tbody tr", answerForm) : [];
+  var currentRow = 0;
+
+  function rowAnswered(row) {
+    return $$("input[type=radio]", row).some(function (i) { return i.checked; });
+  }
+
+  function showRow(index) {
+    if (!gridRows.length) {
+      return;
+    }
+    currentRow = Math.max(0, Math.min(index, gridRows.length - 1));
+    gridRows.forEach(function (row, i) { row.classList.toggle("current", i === currentRow); });
+  }
+
+  function answerRow(input) {
+    input.checked = true;
+    var next = currentRow + 1;
+    while (next < gridRows.length && rowAnswered(gridRows[next])) {
+      next += 1;
+    }
+    showRow(next < gridRows.length ? next : currentRow);
+    var focusable = $$("input[type=radio]", gridRows[currentRow]).filter(function (i) { return i.checked; })[0]
+      || $$("input[type=radio]", gridRows[currentRow])[0];
+    if (focusable) {
+      focusable.focus();
+    }
+  }
+
+  if (gridRows.length) {
+    var firstOpen = gridRows.findIndex(function (row) { return !rowAnswered(row); });
+    showRow(firstOpen >= 0 ? firstOpen : 0);
+    gridRows.forEach(function (row, index) {
+      row.addEventListener("focusin", function () { showRow(index); });
+    });
+  }
+
+  // ---- the interview screen -----------------------------------------------------------------
+  function answerType() {
+    return answerForm ? answerForm.getAttribute("data-type") : null;
+  }
+
+  function special(name) {
+    if (answerType() === "grid") {
+      var input = gridRows.length && $$("input[data-special=" + name + "]", gridRows[currentRow])[0];
+      if (input) {
+        answerRow(input);
+        return true;
+      }
+      return false;
+    }
+    var button = answerForm.querySelector("button[data-special=" + name + "]");
+    if (button) {
+      submit(answerForm, button);
+      return true;
+    }
+    return false;
+  }
+
+  function goBack() {
+    var back = document.getElementById("back-button");
+    if (back) {
+      submit(answerForm, back);
+      return true;
+    }
+    return false;
+  }
+
+  function goOn() {
+    submit(answerForm, document.getElementById("next-button"));
+  }
+
+  function interviewDigit(digit) {
+    var type = answerType();
+    if (type === "grid") {
+      var rowInputs = codeInputs(gridRows[currentRow]);
+      var found = matchCode(rowInputs, digit);
+      if (found.input && found.unique) {
+        setBuffer("");
+        answerRow(found.input);
+      }
+      return true;
+    }
+    var inputs = codeInputs(answerForm);
+    if (!inputs.length) {
+      return false;
+    }
+    var match = matchCode(inputs, digit);
+    if (type === "multi") {
+      markPending(match.input);
+    } else if (match.input) {
+      match.input.checked = true;
+      match.input.focus();
+    }
+    return true;
+  }
+
+  function interviewKey(event) {
+    var key = event.key;
+    var target = event.target;
+    var typing = isTyping(target);
+    var numeric = typing && target.classList && (target.classList.contains("input-number") || target.type === "date");
+    if (key === "ArrowLeft" && event.altKey) {
+      return goBack();
+    }
+    if (event.altKey || event.ctrlKey || event.metaKey) {
+      return false;
+    }
+    if (typing) {
+      if (key === "Escape") {
+        target.blur();
+        answerForm.focus();
+        return true;
+      }
+      // Letters mean nothing in a number or date field: D and R still give don't know/refused.
+      if (numeric && (key === "d" || key === "D")) {
+        return special("DK");
+      }
+      if (numeric && (key === "r" || key === "R")) {
+        return special("REF");
+      }
+      return false;
+    }
+    if (/^[0-9]$/.test(key)) {
+      return interviewDigit(key);
+    }
+    if (key === " " && answerType() === "multi" && buffer) {
+      var pending = codeInputs(answerForm).filter(function (i) { return i.getAttribute("data-code") === buffer; })[0];
+      if (pending) {
+        pending.checked = !pending.checked;
+        pending.focus();
+      }
+      setBuffer("");
+      markPending(null);
+      return true;
+    }
+    if (key === "Enter") {
+      if (target && (target.tagName === "BUTTON" || target.tagName === "A" || target.tagName === "SUMMARY")) {
+        return false;  // the focused control does what it says
+      }
+      if (buffer) {
+        var chosen = codeInputs(answerType() === "grid" ? gridRows[currentRow] : answerForm)
+          .filter(function (i) { return i.getAttribute("data-code") === buffer; })[0];
+        setBuffer("");
+        markPending(null);
+        if (chosen && answerType() === "grid") {
+          answerRow(chosen);
+          return true;
+        }
+        if (chosen) {
+          chosen.checked = true;
+        }
+      }
+      goOn();
+      return true;
+    }
+    if (key === "Backspace") {
+      if (buffer) {
+        setBuffer(buffer.slice(0, -1));
+        return true;
+      }
+      return goBack();
+    }
+    if (key === "d" || key === "D") {
+      return special("DK");
+    }
+    if (key === "r" || key === "R") {
+      return special("REF");
+    }
+    if (key === "Escape") {
+      setBuffer("");
+      markPending(null);
+      return true;
+    }
+    return false;
+  }
+
+  // ---- the outcome panel --------------------------------------------------------------------
+  function selectedOutcome() {
+    return outcomeForm ? $$("input[name=outcome]", outcomeForm).filter(function (i) { return i.checked; })[0] : null;
+  }
+
+  function syncOutcomeFields() {
+    var chosen = selectedOutcome();
+    var appointment = document.getElementById("appointment-fields");
+    if (appointment) {
+      appointment.hidden = !(chosen && chosen.hasAttribute("data-appointment"));
+    }
+  }
+
+  function openOutcomes() {
+    if (outcomeForm) {
+      var target = selectedOutcome() || $$("input[name=outcome]", outcomeForm)[0];
+      if (target) {
+        target.focus();
+      }
+      return true;
+    }
+    var link = document.getElementById("outcome-link");
+    if (link) {
+      window.location.href = link.href;  // during an interview the outcome has its own page
+      return true;
+    }
+    return false;
+  }
+
+  function leavePage() {
+    var back = document.getElementById("back-to-case");
+    if (back && (phase === "outcome" || phase === "details")) {
+      window.location.href = back.href;
+      return true;
+    }
+    return false;
+  }
+
+  function outcomeKey(event) {
+    var key = event.key;
+    var target = event.target;
+    if (key === "Escape" && !isTyping(target)) {
+      return leavePage();
+    }
+    if (isTyping(target)) {
+      if (key === "Escape") {
+        target.blur();
+        return true;
+      }
+      if (key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        submit(outcomeForm);
+        return true;
+      }
+      return false;
+    }
+    if (event.altKey || event.ctrlKey || event.metaKey) {
+      return false;
+    }
+    if (/^[0-9]$/.test(key)) {
+      var found = matchCode(codeInputs(outcomeForm), key);
+      if (found.input) {
+        found.input.checked = true;
+        found.input.focus();
+        syncOutcomeFields();
+      }
+      return true;
+    }
+    if (key === "Enter" && target.tagName !== "BUTTON") {
+      setBuffer("");
+      var chosen = selectedOutcome();
+      var date = document.getElementById("appointment-date");
+      var note = document.getElementById("outcome-note");
+      if (chosen && chosen.hasAttribute("data-appointment") && date && !date.value) {
+        date.focus();
+        return true;
+      }
+      if (chosen && chosen.hasAttribute("data-note-required") && note && !note.value.trim()) {
+        note.focus();
+        return true;
+      }
+      submit(outcomeForm);
+      return true;
+    }
+    return false;
+  }
+
+  if (outcomeForm) {
+    outcomeForm.addEventListener("change", syncOutcomeFields);
+    syncOutcomeFields();
+  }
+
+  // ---- one key handler for the page ---------------------------------------------------------
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.isComposing) {
+      return;
+    }
+    var target = event.target;
+    var handled = false;
+    var plain = !isTyping(target) && !event.altKey && !event.ctrlKey && !event.metaKey;
+    var inOutcomes = outcomeForm && (outcomeForm.contains(target) || (phase === "outcome" && plain));
+    if (inOutcomes) {
+      handled = outcomeKey(event);
+    } else if (plain && (event.key === "o" || event.key === "O")) {
+      handled = openOutcomes();
+    } else if (plain && event.key === "Escape") {
+      handled = leavePage();
+    } else if (!isTyping(target) && !event.altKey && !event.ctrlKey && !event.metaKey
+               && (event.key === "n" || event.key === "N")) {
+      var next = document.querySelector("form[data-next-case]");
+      if (next && phase !== "interview" && phase !== "contact") {
+        submit(next);
+        handled = true;
+      }
+    } else if (phase === "interview" && answerForm && !(target && target.closest && target.closest(".contact-panel, .interview-lang"))) {
+      handled = interviewKey(event);
+    } else if (phase === "contact" && event.key === "Enter" && startForm
+               && (target === document.body || target === root)) {
+      submit(startForm);
+      handled = true;
+    }
+    if (handled) {
+      event.preventDefault();
+    }
+  });
+
+  if (answerForm) {
+    answerForm.setAttribute("tabindex", "-1");  // Esc from a field lands here; keys keep working
+  }
+
+  // ---- heartbeat: keeps the claim while the interviewer works --------------------------------
+  var heartbeatUrl = root.getAttribute("data-heartbeat-url");
+  var banner = null;
+
+  function showBanner(message) {
+    if (!message) {
+      return;
+    }
+    if (!banner) {
+      banner = document.createElement("p");
+      banner.className = "notice notice-error connection-banner";
+      banner.setAttribute("role", "alert");
+      root.insertBefore(banner, root.firstChild);
+    }
+    banner.textContent = message;
+  }
+
+  function beat() {
+    if (!window.fetch) {
+      return;
+    }
+    window.fetch(heartbeatUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": root.getAttribute("data-csrf") || "", "Accept": "application/json" }
+    }).then(function (response) {
+      if (response.status === 409) {
+        showBanner(root.getAttribute("data-lost-message"));
+      } else if (response.ok && banner) {
+        banner.remove();
+        banner = null;
+      }
+    }).catch(function () {
+      showBanner(root.getAttribute("data-offline-message"));
+    });
+  }
+
+  if (heartbeatUrl) {
+    window.setInterval(beat, 60000);
+  }
+}());

@@ -1,0 +1,561 @@
+"""The interviewer console: next case, the case screen (contact panel, interview, call outcome,
+contact corrections), inbound look-up, heartbeat.
+
+Every screen is rendered here; every change is a POST with the CSRF token that redirects (303)
+to the GET of the case screen, so a reload never submits twice and a reload, crash or lost
+connection comes back to the same question. Forms that change the interview carry its
+``revision``: a tab that is behind (a second window, a double submit) is refused with
+:class:`~cati.services.interviews.StaleInterview`, whose exception view aborts the transaction
+(pyramid_tm) and shows the current question again with a message.
+
+Whether the case is the interviewer's *right now* (claimed by them) is checked on every request;
+the permission (``case:interview``) only says they work on the study.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_decimal
+from markupsafe import Markup
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.renderers import render
+from pyramid.settings import asbool
+from pyramid.view import exception_view_config, view_config, view_defaults
+from sqlalchemy import bindparam, select
+from zope.sqlalchemy import mark_changed
+
+from cati.models import Interview, QuestionnaireVersion, User
+from cati.models.meta import utcnow
+from cati.questionnaires.engine import Ended, Engine, EngineError, Screen
+from cati.questionnaires.render import format_number
+from cati.questionnaires.state import State
+from cati.sampling.dispositions import Outcome
+from cati.services import console, interviews
+from cati.services.console import ConsoleError
+from cati.services.interviews import InterviewError, StaleInterview
+from cati.services.scheduler import OutcomeError, heartbeat, interviewer_studies, next_case, rules_for
+
+from ..i18n import _
+from ..rendering import DISPLAY_TIMEZONE
+from ..security import Permission
+from .console_forms import Entered, entered_from_existing, parse_submission
+
+#: Messages for the service's refusal reasons, by field (``*`` = any field).
+REASONS = {
+    ("*", "invalid"): _("Not a valid phone number (${detail})."),
+    ("*", "dnc"): _("This number is on the do-not-call list."),
+    ("*", "duplicate"): _("The case has this number already."),
+    ("*", "erased"): _("The contact data of this case has been erased."),
+    ("*", "too_long"): _("At most 200 characters."),
+    ("outcome", "not_allowed"): _("Please choose an outcome."),
+    ("outcome", "not_started"): _("Break-off is only possible once the interview has started."),
+    ("note", "missing"): _("This outcome needs a note."),
+    ("appointment_date", "missing"): _("Please enter the date (in the respondent's time zone)."),
+    ("appointment_time", "missing"): _("Please enter the time as HH:MM (in the respondent's time zone)."),
+    ("appointment_at", "refused"): _("This appointment is not possible: ${detail}"),
+    ("phone_position", "missing"): _("Please choose the number you dialled."),
+    ("case", "not_yours"): _("This case is no longer yours."),
+    ("case", "busy"): _("Please finish your open case first."),
+    ("case", "claimed"): _("Someone else is calling this case right now."),
+    ("case", "final"): _("This case is closed (final outcome)."),
+    ("case", "dnc"): _("This number is on the do-not-call list."),
+    ("case", "blocked"): _("This case is blocked; please ask your supervisor."),
+    ("case", "not_in_field"): _("The study is not in field."),
+}
+#: Engines by questionnaire version (id, checksum); versions are immutable.
+_ENGINES: dict[tuple[int, str | None], Engine] = {}
+_VERSION_SHA = select(QuestionnaireVersion.sha256).where(QuestionnaireVersion.id == bindparam("id"))
+#: Outcome groups on the outcome panel, in this order.
+OUTCOME_GROUPS = (
+    ("not_reached", _("Not reached")),
+    ("number", _("Number")),
+    ("reached", _("Reached")),
+)
+
+
+def now_utc() -> dt.datetime:
+    """The moment every service call of a request uses (one place for tests to set the clock)."""
+    return utcnow()
+
+
+def error_message(request: Any, field: str, reason: str, detail: str = "") -> str:
+    message = REASONS.get((field, reason)) or REASONS.get(("*", reason)) or _("Please check this entry.")
+    return request.localizer.translate(_(message, mapping={"detail": detail}))
+
+
+def outcome_label(request: Any, outcome: Outcome | None, code: str) -> str:
+    if outcome is None:
+        return code
+    return outcome.label_de if request.locale_name == "de" else outcome.label_en
+
+
+def outcome_group(outcome: Outcome) -> str:
+    if outcome.contacted:
+        return "reached"
+    if outcome.eligible is False:
+        return "number"
+    return "not_reached"
+
+
+def settings_of(request: Any) -> tuple[str, int]:
+    settings = request.registry.settings
+    return settings.get("cati.dnc_salt", "cati-dnc"), int(settings.get("cati.claim_timeout_seconds", 1800))
+
+
+def formatters(request: Any, tz: Any = DISPLAY_TIMEZONE) -> dict[str, Any]:
+    """Times in ``tz`` (the respondent's zone on the case screen), numbers in the UI language."""
+    locale = request.locale_name
+    return {
+        "fmt_clock": lambda moment: format_time(moment, "short", tzinfo=tz, locale=locale),
+        "fmt_local": lambda moment: "{} {}".format(
+            format_date(moment.astimezone(tz), "EEE", locale=locale),
+            format_datetime(moment, "short", tzinfo=tz, locale=locale)),
+        "fmt_num": lambda value: format_number(value, locale),
+        "fmt_rate": lambda value: format_decimal(value, "0.0", locale=locale),
+    }
+
+
+_KEY_HELP: dict[tuple[str, str], Markup] = {}
+
+
+def key_help(request: Any, phase: str) -> Markup:
+    """The key list under the case screens. It is the same for every case of a language and phase,
+    and a dozen translated lines cost a noticeable share of a page: rendered once per process
+    (unless templates are reloaded, in development)."""
+    cached = _KEY_HELP.get((request.locale_name, phase))
+    if cached is None:
+        cached = Markup(render("console/_keys.jinja2", {"phase": phase}, request=request))  # noqa: S704 - our template
+        if not asbool(request.registry.settings.get("pyramid.reload_templates", False)):
+            _KEY_HELP[(request.locale_name, phase)] = cached
+    return cached
+
+
+def flash(request: Any, message: Any, queue: str = "success") -> None:
+    request.session.flash(request.localizer.translate(message), queue)
+
+
+def case_url(request: Any, case_id: int) -> str:
+    return request.route_url("console.case", case_id=case_id)
+
+
+def deliver_next(request: Any, study_id: str | None = None) -> HTTPSeeOther:
+    """Claim the next case for the interviewer and go to it (or back to the start page)."""
+    session, user = request.dbsession, request.identity
+    held = console.claimed_case(session, user)
+    if held is not None:
+        flash(request, _("You still have case ${ref} open: please finish it first.", mapping={"ref": held.ref}),
+              "error")
+        return HTTPSeeOther(case_url(request, held.id))
+    studies = None
+    if study_id:
+        studies = [s for s in interviewer_studies(session, user) if str(s.id) == study_id]
+        if not studies:
+            flash(request, _("This study is not in field or not assigned to you."), "error")
+            return HTTPSeeOther(request.route_url("home"))
+    _salt, timeout = settings_of(request)
+    delivery = next_case(session, user, now=now_utc(), studies=studies, claim_timeout=timeout)
+    # The scheduler claims with a textual UPDATE, which zope.sqlalchemy does not notice; without
+    # this the request's transaction would end in a rollback and the claim would be lost.
+    mark_changed(session)
+    if delivery is None:
+        flash(request, _("No case can be called right now (calling hours, appointments, retry times). "
+                         "Please try again in a few minutes."), "error")
+        return HTTPSeeOther(request.route_url("home"))
+    return HTTPSeeOther(case_url(request, delivery.case.id))
+
+
+def start_page(request: Any) -> dict[str, Any]:
+    """What the interviewer's start page shows besides the studies: the open case, if any, and
+    today's figures."""
+    session, user = request.dbsession, request.identity
+    return {
+        "held_case": console.claimed_case(session, user),
+        "stats": console.today_stats(session, user, now=now_utc(), tz=str(DISPLAY_TIMEZONE)),
+        **formatters(request),
+    }
+
+
+@view_config(route_name="console.next", request_method="POST", permission=Permission.CONSOLE_USE)
+def next_case_view(request: Any) -> HTTPSeeOther:
+    return deliver_next(request, request.POST.get("study") or None)
+
+
+@view_config(route_name="console.lookup", request_method="GET", renderer="console/lookup.jinja2",
+             permission=Permission.CONSOLE_USE)
+def lookup(request: Any) -> dict[str, Any]:
+    """Inbound: a respondent calls back; find their case by the number they call from."""
+    phone = request.GET.get("phone", "").strip()
+    matches: list[console.InboundMatch] = []
+    error = None
+    if phone:
+        try:
+            matches = console.find_by_phone(request.dbsession, request.identity, phone)
+        except ConsoleError as exc:
+            error = error_message(request, "phone", exc.reason, exc.detail)
+            request.response.status_int = 422
+    refusals = {m.case_id: error_message(request, "case", m.refusal) for m in matches
+                if m.refusal not in (None, "yours")}
+    return {"phone": phone, "matches": matches, "error": error, "refusals": refusals}
+
+
+@exception_view_config(StaleInterview)
+def stale_interview(exc: StaleInterview, request: Any) -> HTTPSeeOther:
+    """A save based on an old revision: nothing was stored (the transaction is aborted because
+    this is an exception view); show the current question again with a clear message."""
+    flash(request, _("This interview was continued in another window or tab. The current question is shown "
+                     "here again; please close the other window."), "error")
+    case_id = (request.matchdict or {}).get("case_id")
+    return HTTPSeeOther(case_url(request, case_id) if case_id else request.route_url("home"))
+
+
+@view_defaults(permission=Permission.CASE_INTERVIEW, renderer="console/case.jinja2")
+class CaseViews:
+    def __init__(self, context: Any, request: Any) -> None:
+        self.context, self.request = context, request
+        self.case, self.study = context.case, context.study
+        self.session, self.user = request.dbsession, request.identity
+        self.translate = request.localizer.translate
+        self.now = now_utc()
+
+    # -- helpers ------------------------------------------------------------------------------
+    @property
+    def mine(self) -> bool:
+        return self.case.state == "claimed" and self.case.claimed_by == self.user.id
+
+    def back_to_case(self) -> HTTPSeeOther:
+        return HTTPSeeOther(case_url(self.request, self.case.id))
+
+    def unavailable(self) -> dict[str, Any]:
+        """409: the case is someone else's, or no longer this interviewer's."""
+        self.request.response.status_int = 409
+        self.request.override_renderer = "console/unavailable.jinja2"
+        holder = None
+        if self.case.state == "claimed" and self.case.claimed_by is not None:
+            holder = self.session.get(User, self.case.claimed_by)
+        return {"case": self.case, "study": self.study, "holder": holder}
+
+    def revision(self) -> int | None:
+        raw = self.request.POST.get("revision", "")
+        return int(raw) if raw.isdigit() else None
+
+    def interview(self) -> Interview | None:
+        return console.interview_of(self.session, self.case)
+
+    def engine(self, interview: Interview) -> Engine:
+        """The interview's engine. Versions never change, so it is kept per process by version id
+        and checksum (ids alone are reused when a test database is emptied), and the version with
+        its questionnaire text is loaded only the first time."""
+        key = (interview.version_id, self.session.scalar(_VERSION_SHA, {"id": interview.version_id}))
+        engine = _ENGINES.get(key)
+        if engine is None:
+            version = self.session.get(QuestionnaireVersion, interview.version_id)
+            engine = _ENGINES.setdefault(key, interviews.engine_for(version))
+        return engine
+
+    def ended_page(self) -> dict[str, Any] | None:
+        """After the last answer the case is released; its interviewer still sees the end text
+        (to read out) and what came of the call."""
+        interview = self.interview()
+        if interview is None or interview.status not in ("complete", "ended"):
+            return None
+        last = console.last_attempt(self.session, self.case.id)
+        if last is None or last.user_id != self.user.id:
+            return None
+        ended = self.engine(interview).screen(State.from_dict(interview.state))
+        self.request.override_renderer = "console/ended.jinja2"
+        outcome = rules_for(self.study).outcomes.get(last.outcome)
+        return {"case": self.case, "study": self.study, "ended": ended, "interview": interview,
+                "outcome": outcome_label(self.request, outcome, last.outcome),
+                "stats": console.today_stats(self.session, self.user, now=self.now, tz=str(DISPLAY_TIMEZONE)),
+                **formatters(self.request)}
+
+    def base(self, *, history: bool, status: int = 200, form: dict[str, str] | None = None) -> dict[str, Any]:
+        """What every case page shows: the case, its study and contact panel, the formatters."""
+        request, case = self.request, self.case
+        request.response.status_int = status
+        panel = console.contact_panel(self.session, case, now=self.now, history=history)
+        outcomes = rules_for(self.study).outcomes
+        zone = ZoneInfo(panel.tz)
+        return {
+            "case": case,
+            "study": self.study,
+            "panel": panel,
+            "form": form or {},
+            "contact_errors": {},
+            "outcome_label": lambda code: outcome_label(request, outcomes.get(code), code),
+            "region_name": panel.region_name(request.locale_name),
+            "appointment_today": self.now.astimezone(zone).date().isoformat(),
+            "key_help": "",
+            **formatters(request, zone),
+        }
+
+    def outcome_part(self, interview: Interview | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
+        """The outcome form: the interviewer's outcomes in groups, numbered for the keyboard
+        (break-off only while an interview runs)."""
+        running = interview is not None and interview.status == "active"
+        choosable = [o for o in console.interviewer_outcomes(self.study) if running or o.code != "break_off"]
+        groups = []
+        for key, title in OUTCOME_GROUPS:
+            members = [o for o in choosable if outcome_group(o) == key]
+            if members:
+                groups.append((self.translate(title), members))
+        order = [o.code for _title, members in groups for o in members]
+        return {
+            "revision": interview.revision if interview is not None else "",
+            "outcome_groups": groups,
+            "outcome_number": {code: i + 1 for i, code in enumerate(order)},
+            "outcome_errors": errors or {},
+        }
+
+    def page(self, *, interview: Interview | None = None, screen: Screen | Ended | None = None,
+             entered: Entered | None = None, errors: Any = (), soft: Any = (), status: int = 200) -> dict[str, Any]:
+        """The case screen: before the interview the contact panel, the introduction and the
+        outcome form; during it the question with a compact contact panel beside it."""
+        interview = interview if interview is not None else self.interview()
+        if interview is None or interview.status != "active":
+            return {
+                **self.base(history=True, status=status),
+                **self.outcome_part(interview),
+                "phase": "contact",
+                "key_help": key_help(self.request, "contact"),
+                "progress": None,
+                "interview": interview,
+                "intro": console.introduction(self.session, self.case, self.user, now=self.now)
+                if interview is None else None,
+                "resume": interview is not None and interview.status == "broken_off",
+            }
+        engine = self.engine(interview)
+        if screen is None:
+            screen = engine.screen(State.from_dict(interview.state))
+        progress = None
+        focus_code = None  # the option that gets the focus: the one chosen, else the first
+        if isinstance(screen, Screen):
+            index = engine.flow.by_id.get(screen.node_id, 0)
+            progress = min(99, round(100 * index / max(1, len(engine.flow.nodes))))
+            entered = entered if entered is not None else entered_from_existing(screen)
+            if screen.options:
+                chosen = [o.code for o in screen.options if str(o.code) in entered.chosen]
+                focus_code = chosen[0] if chosen else screen.options[0].code
+        return {
+            **self.base(history=False, status=status),
+            "phase": "interview",
+            "key_help": key_help(self.request, "interview"),
+            "interview": interview,
+            "revision": interview.revision,
+            "screen": screen,
+            "entered": entered or Entered(),
+            "focus_code": focus_code,
+            "errors": {m.key: m.message for m in errors},
+            "general_errors": [m.message for m in errors if isinstance(screen, Screen)
+                               and m.key not in _field_keys(screen)],
+            "soft": list(soft),
+            "progress": progress,
+            "interview_languages": list(engine.questionnaire.languages),
+        }
+
+    def outcome_page(self, *, status: int = 200, errors: dict[str, str] | None = None,
+                     form: dict[str, str] | None = None) -> dict[str, Any]:
+        self.request.override_renderer = "console/outcome.jinja2"
+        interview = self.interview()
+        return {**self.base(history=True, status=status, form=form), **self.outcome_part(interview, errors),
+                "phase": "outcome", "interview": interview, "key_help": key_help(self.request, "outcome")}
+
+    def contact_page(self, *, status: int = 200, errors: dict[str, str] | None = None,
+                     form: dict[str, str] | None = None) -> dict[str, Any]:
+        self.request.override_renderer = "console/contact.jinja2"
+        return {**self.base(history=True, status=status, form=form), "phase": "details",
+                "contact_errors": errors or {}}
+
+    # -- the screen ---------------------------------------------------------------------------
+    @view_config(route_name="console.case", request_method="GET")
+    def show(self) -> Any:
+        if not self.mine:
+            return self.ended_page() or self.unavailable()
+        # Every page load keeps the claim alive (and console.js every minute), so the release of
+        # stale claims never takes a case from an interviewer who is working on it.
+        heartbeat(self.session, self.case, self.user, now=self.now)
+        return self.page()
+
+    @view_config(route_name="console.heartbeat", request_method="POST", renderer="json")
+    def beat(self) -> dict[str, Any]:
+        ok = self.mine and heartbeat(self.session, self.case, self.user, now=self.now)
+        if not ok:
+            self.request.response.status_int = 409
+        return {"ok": ok}
+
+    @view_config(route_name="console.claim", request_method="POST")
+    def claim(self) -> Any:
+        """Inbound: open a case the respondent called in about."""
+        try:
+            console.claim_for_inbound(self.session, self.case, self.user, now=self.now)
+        except ConsoleError as exc:
+            flash(self.request, error_message(self.request, "case", exc.reason), "error")
+            return HTTPSeeOther(self.request.route_url("console.lookup"))
+        return self.back_to_case()
+
+    @view_config(route_name="console.start", request_method="POST")
+    def start(self) -> Any:
+        """The respondent is on the line: start the interview, or resume it where it stopped."""
+        if not self.mine:
+            return self.unavailable()
+        interview = self.interview()
+        if interview is not None and self.revision() not in (None, interview.revision):
+            raise StaleInterview("stale start")
+        try:
+            interviews.open_for_case(self.session, self.case, self.user, now=self.now)
+        except InterviewError as exc:
+            self.request.session.flash(str(exc), "error")
+        return self.back_to_case()
+
+    # -- the interview ------------------------------------------------------------------------
+    def running_interview(self) -> Interview | None:
+        interview = self.interview()
+        if interview is None or interview.status != "active":
+            return None
+        return interview
+
+    @view_config(route_name="console.answer", request_method="POST")
+    def answer(self) -> Any:
+        if not self.mine:
+            return self.unavailable()
+        interview = self.running_interview()
+        if interview is None:
+            return self.back_to_case()
+        revision = self.revision()
+        if revision != interview.revision:
+            raise StaleInterview("stale answer")  # (a form always carries the revision)
+        post = self.request.POST
+        kind, key = post.get("type", ""), post.get("key", "")
+        submission = parse_submission(kind, post)
+        try:
+            if kind == "info":
+                result = interviews.forward(self.session, interview, self.user, confirm_soft=submission.confirm,
+                                            revision=revision, now=self.now)
+            else:
+                result = interviews.answer(self.session, interview, self.user, key, submission.value,
+                                           others=submission.others, confirm_soft=submission.confirm,
+                                           revision=revision, now=self.now)
+        except EngineError:
+            # The form was for another screen than the current one (or an ended interview).
+            raise StaleInterview("the form was for another screen") from None
+        if result.accepted:
+            return self.back_to_case()
+        return self.page(interview=interview, screen=result.screen, entered=submission.entered,
+                         errors=result.errors, soft=result.soft, status=422)
+
+    @view_config(route_name="console.back", request_method="POST")
+    def back(self) -> Any:
+        if not self.mine:
+            return self.unavailable()
+        interview = self.running_interview()
+        if interview is None:
+            return self.back_to_case()
+        try:
+            interviews.back(self.session, interview, self.user, self.request.POST.get("to") or None,
+                            revision=self.revision(), now=self.now)
+        except EngineError:
+            raise StaleInterview("no such screen to go back to") from None
+        return self.back_to_case()
+
+    @view_config(route_name="console.language", request_method="POST")
+    def language(self) -> Any:
+        if not self.mine:
+            return self.unavailable()
+        interview = self.running_interview()
+        if interview is None:
+            return self.back_to_case()
+        try:
+            interviews.set_language(self.session, interview, self.request.POST.get("lang", ""),
+                                    revision=self.revision())
+        except EngineError:
+            flash(self.request, _("The questionnaire is not available in this language."), "error")
+        return self.back_to_case()
+
+    # -- ending the call ----------------------------------------------------------------------
+    @view_config(route_name="console.outcome", request_method="GET")
+    def outcome_form(self) -> Any:
+        """The outcome form on its own page (during an interview: key O)."""
+        if not self.mine:
+            return self.unavailable()
+        heartbeat(self.session, self.case, self.user, now=self.now)
+        return self.outcome_page()
+
+    @view_config(route_name="console.outcome", request_method="POST")
+    def outcome(self) -> Any:
+        if not self.mine:
+            return self.unavailable()
+        request, post = self.request, self.request.POST
+        interview = self.interview()
+        revision = self.revision()
+        if interview is not None and revision is not None and revision != interview.revision:
+            raise StaleInterview("stale outcome")
+        form = {k: post.get(k, "") for k in ("outcome", "note", "appointment_date", "appointment_time",
+                                             "phone_position")}
+        code = form["outcome"]
+        errors: dict[str, str] = {}
+        appointment_at = None
+        if not code:
+            errors["outcome"] = error_message(request, "outcome", "not_allowed")
+        elif code.startswith("appointment"):
+            try:
+                appointment_at = console.appointment_time(self.case.zone.tz, form["appointment_date"],
+                                                          form["appointment_time"])
+            except ConsoleError as exc:
+                errors[exc.field] = error_message(request, exc.field, exc.reason)
+        if not errors:
+            salt, _timeout = settings_of(request)
+            position = int(form["phone_position"]) if form["phone_position"].isdigit() else 1
+            try:
+                console.record_call_outcome(self.session, self.case, self.user, code, note=form["note"].strip(),
+                                            appointment_at=appointment_at, phone_position=position,
+                                            now=self.now, dnc_salt=salt)
+            except ConsoleError as exc:
+                errors[exc.field] = error_message(request, exc.field, exc.reason, exc.detail)
+            except OutcomeError as exc:
+                reason = "missing" if exc.field == "note" else ("refused" if exc.field == "appointment_at"
+                                                                else "not_allowed")
+                errors[exc.field] = error_message(request, exc.field, reason, str(exc).split(": ", 1)[-1])
+        if errors:
+            return self.outcome_page(status=422, errors=errors, form=form)
+        label = outcome_label(request, rules_for(self.study).outcomes.get(code), code)
+        flash(request, _("Case ${ref}: ${outcome} saved.", mapping={"ref": self.case.ref, "outcome": label}))
+        if post.get("then") == "next":
+            return deliver_next(request)
+        return HTTPSeeOther(request.route_url("home"))
+
+    # -- contact data -------------------------------------------------------------------------
+    @view_config(route_name="console.contact", request_method="GET")
+    def contact_form(self) -> Any:
+        """Contact data, previous calls and the correction form on their own page."""
+        if not self.mine:
+            return self.unavailable()
+        heartbeat(self.session, self.case, self.user, now=self.now)
+        return self.contact_page()
+
+    @view_config(route_name="console.contact", request_method="POST")
+    def contact(self) -> Any:
+        if not self.mine:
+            return self.unavailable()
+        post = self.request.POST
+        phones = {int(name[len("phone-"):]): value for name, value in post.items()
+                  if name.startswith("phone-") and name[len("phone-"):].isdigit()}
+        salt, _timeout = settings_of(self.request)
+        try:
+            changes = console.correct_contact(self.session, self.case, self.user, name=post.get("name"),
+                                              phones=phones, add_phone=post.get("add_phone", ""), dnc_salt=salt)
+        except ConsoleError as exc:
+            form = {k: v for k, v in post.items() if k != "csrf_token"}
+            return self.contact_page(status=422, form=form, errors={
+                exc.field: error_message(self.request, exc.field, exc.reason, exc.detail)})
+        flash(self.request, _("Contact data saved.") if changes else _("Nothing was changed."))
+        return self.back_to_case()
+
+
+def _field_keys(screen: Screen) -> set[str]:
+    keys = {screen.key, *(row.key for row in screen.rows)}
+    keys.update(o.other_key for o in screen.options if o.other_key)
+    return keys

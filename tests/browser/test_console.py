@@ -1,0 +1,172 @@
+"""One whole interview of an example questionnaire in Chromium, by keyboard only.
+
+The app runs under waitress in a thread, on its own SQLite file, with the customer-satisfaction
+example (``questionnaires/kundendienst_zufriedenheit.yaml``) and its demo sample. The console's
+clock is set to a Tuesday morning so that the calling hours are open whenever the test runs.
+
+``CATI_UPDATE_SCREENSHOT=1`` also writes the interview screen to ``docs/console.png`` (the
+picture in the README); otherwise it goes to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import transaction
+
+from .test_smoke import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONNAIRE = ROOT / "questionnaires" / "kundendienst_zufriedenheit.yaml"
+SAMPLE = ROOT / "questionnaires" / "samples" / "kundendienst_zufriedenheit.csv"
+USERNAME, PASSWORD = "anna", "browser-test-42"
+NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def console_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    from waitress.server import create_server
+
+    from cati import main
+    from cati.db import get_engine, get_session_factory, get_tm_session
+    from cati.migrate import upgrade
+    from cati.services.sample_import import import_sample
+    from cati.services.studies import assign_member, create_study, update_settings
+    from cati.services.users import create_user
+    from cati.web.views import console as console_views
+
+    monkeypatch.setattr(console_views, "now_utc", lambda: NOW)
+    settings = {
+        "sqlalchemy.url": f"sqlite:///{tmp_path / 'console.sqlite'}",
+        "cati.session_secret": secrets.token_hex(32),
+        "pyramid.default_locale_name": "de",
+    }
+    engine = get_engine(dict(settings))
+    upgrade(engine)
+    manager = transaction.TransactionManager(explicit=True)
+    with manager:
+        session = get_tm_session(get_session_factory(engine), manager)
+        user = create_user(session, USERNAME, role="interviewer", password=PASSWORD, display_name="Anna Berger",
+                           first_name="Anna")
+        study = create_study(session, source=QUESTIONNAIRE.read_text(encoding="utf-8"), source_name=QUESTIONNAIRE.name,
+                             purpose="customer_satisfaction", client="Stadtwerke Nordhafen")
+        update_settings(session, study, {"status": "field"})
+        assign_member(session, study, user)
+        report = import_sample(session, study, SAMPLE, filename=SAMPLE.name)
+        assert report.committed, report.lines()
+    app = main({}, **settings, **{"cati.engine": engine})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.effective_port}", "engine": engine}
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        engine.dispose()
+
+
+def screen(page: Any) -> tuple[str, str]:
+    """(type, key) of the question on screen, or ("", "") when there is none."""
+    form = page.locator("#answer-form")
+    if not form.count():
+        return "", ""
+    return form.get_attribute("data-type") or "", page.locator("#answer-form input[name=key]").get_attribute("value")
+
+
+def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from cati.models import Attempt, Case, Interview
+
+    base = console_server["url"]
+    problems: list[str] = []
+    shot = ROOT / "docs" / "console.png" if os.environ.get("CATI_UPDATE_SCREENSHOT") else tmp_path / "console.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status} {r.url}"))
+            keyboard = page.keyboard
+
+            page.goto(f"{base}/login")
+            page.get_by_label("Benutzername").focus()
+            keyboard.type(USERNAME)
+            keyboard.press("Tab")
+            keyboard.type(PASSWORD)
+            keyboard.press("Enter")
+            page.wait_for_url(f"{base}/")
+
+            keyboard.press("n")  # next case
+            page.wait_for_url(f"{base}/console/cases/*")
+            assert page.locator(".dial").first.get_attribute("href").startswith("tel:+49")
+            assert "Anna vom Institut Feldblick" in page.locator(".intro").inner_text()
+            keyboard.press("Enter")  # start the interview (the focused button)
+            page.wait_for_selector("#answer-form")
+
+            seen: list[str] = []
+            for _ in range(30):
+                kind, key = screen(page)
+                if not key:
+                    break
+                seen.append(key)
+                if key == "C1":
+                    page.screenshot(path=str(shot), full_page=True)
+                if kind == "grid":
+                    rows = page.locator("table.grid tbody tr").count()
+                    for _row in range(rows):
+                        keyboard.press("2")  # answers the highlighted row, moves to the next
+                    assert page.locator("table.grid input[type=radio]:checked").count() == rows
+                elif kind == "nps":
+                    keyboard.type("9")
+                elif kind == "single":
+                    keyboard.type("2" if key == "C2" else "1")
+                elif kind == "multi":
+                    keyboard.type("1")
+                    keyboard.press(" ")
+                elif kind == "text":
+                    keyboard.type("Sehr freundliche Beratung" if key == "N2" else "")
+                    keyboard.press("Escape")  # leave the text field; the keys work again
+                elif kind == "numeric":
+                    keyboard.type("3")
+                before = page.url, key
+                with page.expect_navigation():
+                    keyboard.press("Enter")
+                assert screen(page)[1] != before[1] or page.locator(".field-error").count() == 0, before
+            else:
+                pytest.fail(f"the interview did not end: {seen}")
+
+            assert seen[:4] == ["Z1", "Z2", "Z3", "N1"] and "C1" in seen and seen[-1] == "X1", seen
+            assert "Interview abgeschlossen" in page.locator("h1").inner_text()
+            assert "Vielen Dank für Ihre Zeit" in page.locator(".read-out").inner_text()
+            finished = page.url
+            with page.expect_navigation():
+                keyboard.press("n")  # straight on to the next case
+            assert page.url != finished and page.locator("#start-form").count() == 1
+        finally:
+            browser.close()
+    assert not problems, problems
+    assert shot.stat().st_size > 10_000
+
+    with Session(console_server["engine"]) as session:
+        interview = session.scalar(select(Interview).where(Interview.status == "complete"))
+        assert interview is not None and interview.state["answers"]["N1"] == 9
+        assert interview.state["answers"]["N2"] == "Sehr freundliche Beratung"
+        case = session.get(Case, interview.case_id)
+        assert (case.state, case.outcome) == ("final", "complete")
+        assert session.scalar(select(Attempt.outcome).where(Attempt.case_id == case.id)) == "complete"
