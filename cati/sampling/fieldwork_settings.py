@@ -56,6 +56,27 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _share(value: str) -> float:
+    """``0.1`` or ``10%``: a share between 0 and 1."""
+    text = value.strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"expected a share such as 0.1 or 10%, got {value!r}") from None
+    if not 0 <= number <= 1:
+        raise ValueError("must lie between 0 and 1 (0 % and 100 %)")
+    return number
+
+
+def _text(max_length: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"at most {max_length} characters")
+        return value
+
+    return parse
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -111,6 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("appointment_grace", _int(0, 1440), 15, "minutes a hard appointment waits for its interviewer"),
     Setting("priority", _int(0, 100), 50, "delivery priority of the study among an interviewer's studies"),
     Setting("quota_priority", _bool, False, "deliver cases of under-filled quota cells first"),
+    Setting("target_completes", _int(1, 10_000_000), None, "completes the client ordered (dashboard, portal)"),
+    Setting("backcheck_share", _share, 0.10, "share of each interviewer's completes drawn for back-checks"),
+    Setting("aapor_e", _share, None, "eligibility estimate e for RR3/RR4/REF2/CON2 (default: proportional)"),
+    Setting("aapor_e_basis", _text(300), None, "the stated basis of a supervisor's e (required with aapor_e)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

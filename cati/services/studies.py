@@ -160,6 +160,8 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
     problems = []
     if effective["calling_profile"] == "custom" and not effective.get("calling_windows"):
         problems.append("calling_windows: the custom profile needs calling_windows")
+    if effective.get("aapor_e") is not None and not (effective.get("aapor_e_basis") or "").strip():
+        problems.append("aapor_e_basis: a supervisor's e needs its stated basis (AAPOR: report how e was estimated)")
     if status == StudyStatus.FIELD.value and study.current_version is None:
         problems.append("status: a study needs a questionnaire before fieldwork")
     problems += quotas.mode_problems(questionnaire, values)

@@ -76,10 +76,12 @@ def test_study_create_publish_set(ini, engine, ebike, tmp_path, capsys):
     assert len(_rows(engine, QuestionnaireVersion)) == 2
 
     assert main(["study", "set", "ebike_abo_konzept", "status=field", "max_attempts=8",
-                 "quota.alter_geschlecht.m_18_44=140", "-c", ini]) == 0
+                 "quota.alter_geschlecht.m_18_44=140", "backcheck_share=15%", "aapor_e=0.6",
+                 "aapor_e_basis=share eligible among resolved cases of the 2025 wave", "-c", ini]) == 0
     [study] = _rows(engine, Study)
     assert study.status == "field"
     assert study.settings["max_attempts"] == 8
+    assert (study.settings["backcheck_share"], study.settings["aapor_e"]) == (0.15, 0.6)
     assert study.settings["quota_targets"] == {"alter_geschlecht": {"m_18_44": 140}}
     actions = [e.action for e in _rows(engine, AuditEvent)]
     assert actions == ["study.create", "study.publish", "study.settings"]
@@ -95,6 +97,8 @@ def test_study_create_publish_set(ini, engine, ebike, tmp_path, capsys):
         (["calling_profile=custom"], "calling_windows: the custom profile needs calling_windows"),
         (["calling_profile=custom", "calling_windows=mon-fri 21:00-09:00"], "ends before it starts"),
         (["status=field", "colour=blue"], "colour: unknown setting"),
+        (["aapor_e=0.6"], "aapor_e_basis: a supervisor's e needs its stated basis"),
+        (["backcheck_share=150%"], "backcheck_share: must lie between 0 and 1"),
     ],
 )
 def test_study_set_is_all_or_nothing(ini, engine, ebike, capsys, pairs, message):
