@@ -321,6 +321,17 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1]}
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``); 0 when unknown."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> list[float]:
     try:
         return [round(v, 2) for v in os.getloadavg()]
@@ -401,6 +412,15 @@ def closed_loop(work: list[Any], duration: float, warmup: float, call: Any) -> d
             "latency_ms": percentiles(latencies), "loadavg": load_average()}
 
 
+def with_cpu(pid: int | None, phase: Any) -> dict[str, Any]:
+    """Run ``phase()`` and add the server's CPU time per completed request (ms)."""
+    before = cpu_seconds(pid)
+    result = phase()
+    done = result.get("submissions", result.get("completed", 0)) or 1
+    result["server_cpu_ms"] = round((cpu_seconds(pid) - before) * 1000 / done, 2) if pid else None
+    return result
+
+
 def run_load(args: argparse.Namespace) -> dict[str, Any]:
     """The ``load`` subcommand; prints one JSON object."""
     if args.mode == "hello":
@@ -413,7 +433,8 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
             if response.status != 200:
                 raise Refused(f"hello got {response.status}")
 
-        return {"hello": closed_loop(connections, args.closed_duration, args.warmup, hello)}
+        return {"hello": with_cpu(args.server_pid, lambda: closed_loop(connections, args.closed_duration,
+                                                                       args.warmup, hello))}
     names = Path(args.users).read_text().split()
     agents = [Agent("127.0.0.1", args.port, name) for name in names]
     started = time.perf_counter()
@@ -424,14 +445,16 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"login_s": round(time.perf_counter() - started, 1)}
     for agent in agents[: min(len(agents), 50)]:  # warm the server's caches (templates, engine)
         agent.submit()
-    result["open"] = open_loop(agents, args.rate, args.duration, workers=args.workers)
+    result["open"] = with_cpu(args.server_pid, lambda: open_loop(agents, args.rate, args.duration,
+                                                                 workers=args.workers))
     groups = [agents[i :: args.clients] for i in range(args.clients)]
 
     def submit_next(group: list[Agent]) -> None:
         group.append(group.pop(0))  # each client takes turns with its interviewers
         group[-1].submit()
 
-    result["closed"] = closed_loop(groups, args.closed_duration, args.warmup, submit_next)
+    result["closed"] = with_cpu(args.server_pid, lambda: closed_loop(groups, args.closed_duration, args.warmup,
+                                                                     submit_next))
     return result
 
 
@@ -452,12 +475,15 @@ def database_url(kind: str, workdir: Path) -> Iterator[str]:
         pg.stop()
 
 
-def load_process(args: argparse.Namespace, port: int, mode: str, users: Path | None = None) -> dict[str, Any]:
+def load_process(args: argparse.Namespace, port: int, mode: str, users: Path | None = None,
+                 server_pid: int | None = None) -> dict[str, Any]:
     command = [sys.executable, __file__, "load", "--port", str(port), "--mode", mode, "--rate", str(args.rate),
                "--duration", str(args.duration), "--closed-duration", str(args.closed_duration),
                "--clients", str(args.clients), "--warmup", str(args.warmup), "--workers", str(args.workers)]
     if users is not None:
         command += ["--users", str(users)]
+    if server_pid is not None:
+        command += ["--server-pid", str(server_pid)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode:
         raise RuntimeError(f"the load process failed:\n{done.stderr[-3000:]}")
@@ -477,15 +503,15 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
         secret = secrets.token_hex(32)
         log = workdir / f"server-{kind}.log"
         with server([__file__, "serve", "--url", url, "--secret", secret, "--port", str(port),
-                     "--threads", str(args.threads)], port, log):
+                     "--threads", str(args.threads)], port, log) as app_server:
             try:
-                result = load_process(args, port, "console", users)
+                result = load_process(args, port, "console", users, app_server.pid)
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}\n--- server log:\n{log.read_text()[-4000:]}") from None
         hello_port = free_port()
         with server([str(Path(__file__).with_name("hello_app.py")), "--port", str(hello_port),
-                     "--threads", str(args.threads)], hello_port, workdir / "hello.log"):
-            result.update(load_process(args, hello_port, "hello"))
+                     "--threads", str(args.threads)], hello_port, workdir / "hello.log") as hello_server:
+            result.update(load_process(args, hello_port, "hello", server_pid=hello_server.pid))
         result["seed_s"] = round(seeded, 1)
         result["ratio"] = round(result["closed"]["per_s"] / result["hello"]["per_s"], 3)
         return result
@@ -507,12 +533,13 @@ def report(kind: str, result: dict[str, Any], args: argparse.Namespace) -> list[
         f"max {lat['max']:.1f}   [target p50 < {TARGETS['p50']:g}, p99 < {TARGETS['p99']:g}: "
         f"{'met' if ok_open else 'MISSED'}]",
         f"  POST alone ms: p50 {o['post_ms']['p50']:.1f}  p90 {o['post_ms']['p90']:.1f}  "
-        f"p99 {o['post_ms']['p99']:.1f};  load average {o['loadavg']}",
+        f"p99 {o['post_ms']['p99']:.1f};  server CPU {o['server_cpu_ms']} ms per submission;  "
+        f"load average {o['loadavg']}",
         f"closed loop {c['clients']} clients, {args.closed_duration:g}s: {c['per_s']} submissions/s "
         f"(p50 {c['latency_ms']['p50']:.1f} ms, p99 {c['latency_ms']['p99']:.1f} ms), errors {c['errors']}; "
-        f"load average {c['loadavg']}",
+        f"server CPU {c['server_cpu_ms']} ms per submission; load average {c['loadavg']}",
         f"hello view, same clients: {h['per_s']} requests/s (p50 {h['latency_ms']['p50']:.1f} ms); "
-        f"load average {h['loadavg']}",
+        f"server CPU {h['server_cpu_ms']} ms per request; load average {h['loadavg']}",
         f"ratio submissions/s : hello requests/s = {result['ratio']:.3f} "
         f"(each submission is 2 requests: {2 * result['ratio']:.3f} requests : request)   "
         f"[target >= {TARGETS['ratio']:g}: {'met' if ok_ratio else 'MISSED'}]",
@@ -539,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--mode", choices=("console", "hello"))
     parser.add_argument("--users")
+    parser.add_argument("--server-pid", type=int)
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.url, args.secret, args.port, args.threads)

@@ -66,6 +66,8 @@ REASONS = {
     ("case", "blocked"): _("This case is blocked; please ask your supervisor."),
     ("case", "not_in_field"): _("The study is not in field."),
 }
+#: How often page loads renew a claim's heartbeat.
+HEARTBEAT_EVERY = dt.timedelta(seconds=60)
 #: Engines by questionnaire version (id, checksum); versions are immutable.
 _ENGINES: dict[tuple[int, str | None], Engine] = {}
 _VERSION_SHA = select(QuestionnaireVersion.sha256).where(QuestionnaireVersion.id == bindparam("id"))
@@ -226,6 +228,14 @@ class CaseViews:
     def mine(self) -> bool:
         return self.case.state == "claimed" and self.case.claimed_by == self.user.id
 
+    def keep_alive(self) -> None:
+        """Page loads keep the claim alive (console.js also beats every minute), so the release
+        of stale claims never takes a case from an interviewer who is working on it. A page load
+        within a minute of the last beat writes nothing: the claim times out after 30 minutes."""
+        last = self.case.heartbeat_at
+        if last is None or self.now - last >= HEARTBEAT_EVERY or self.now < last:
+            heartbeat(self.session, self.case, self.user, now=self.now)
+
     def back_to_case(self) -> HTTPSeeOther:
         return HTTPSeeOther(case_url(self.request, self.case.id))
 
@@ -375,9 +385,7 @@ class CaseViews:
     def show(self) -> Any:
         if not self.mine:
             return self.ended_page() or self.unavailable()
-        # Every page load keeps the claim alive (and console.js every minute), so the release of
-        # stale claims never takes a case from an interviewer who is working on it.
-        heartbeat(self.session, self.case, self.user, now=self.now)
+        self.keep_alive()
         return self.page()
 
     @view_config(route_name="console.heartbeat", request_method="POST", renderer="json")
@@ -481,7 +489,7 @@ class CaseViews:
         """The outcome form on its own page (during an interview: key O)."""
         if not self.mine:
             return self.unavailable()
-        heartbeat(self.session, self.case, self.user, now=self.now)
+        self.keep_alive()
         return self.outcome_page()
 
     @view_config(route_name="console.outcome", request_method="POST")
@@ -533,7 +541,7 @@ class CaseViews:
         """Contact data, previous calls and the correction form on their own page."""
         if not self.mine:
             return self.unavailable()
-        heartbeat(self.session, self.case, self.user, now=self.now)
+        self.keep_alive()
         return self.contact_page()
 
     @view_config(route_name="console.contact", request_method="POST")

@@ -1,9 +1,11 @@
 """Between the interview screen's HTML form and the engine: what a POST means, and what the
 form shows (a stored answer, or what was entered when the answer was refused).
 
-Field names: ``value`` (single, nps, numeric, text, date: one; multi: several), ``row-<code>``
-(grid rows), ``other-<answer key>`` (specify texts), ``special`` (a DK/REF/NA button), ``confirm``
-(the soft checks confirmed, comma-separated, from the confirm button).
+Field names: ``key`` and ``type`` (hidden: the screen the form was made for), ``revision``,
+``value`` (single, nps, numeric, text, date: one; multi: several), ``row-<code>`` (grid rows),
+``other-<answer key>`` (specify texts), ``special`` (a DK/REF/NA button), ``confirm`` (the soft
+checks confirmed, comma-separated, from the confirm button). The engine checks the answer against
+the current screen, so a form whose ``key`` or ``type`` does not fit it is refused, never misread.
 """
 
 from __future__ import annotations
