@@ -604,6 +604,7 @@ def read_sample(
     default_region: str = "DE",
     progress: Callable[[int], None] | None = None,
     on_record: Callable[[ContactRecord], None] | None = None,
+    into: SampleReadResult | None = None,
 ) -> SampleReadResult:
     """Read and validate a sample file.
 
@@ -611,8 +612,10 @@ def read_sample(
     vs XLSX together with the file's first bytes. ``mapping`` renames file columns to ours.
     ``progress(rows_done)`` is called every 1,000 rows and at the end. With ``on_record`` each
     valid record is handed over as it is read and ``records`` stays empty (for very large files).
+    ``into`` is the result to fill (and return): a streaming caller can look at its ``columns``
+    and ``problems`` so far from ``on_record``.
     """
-    result = SampleReadResult()
+    result = into if into is not None else SampleReadResult()
     stream, owned, problem = _open_binary(source)
     if stream is None:
         result.problems.append(RowProblem(0, "", problem or "cannot read the file"))

@@ -1,10 +1,11 @@
 """Importing a sample file into a study: all or nothing, duplicates skipped, bulk inserts.
 
-The file is read and validated completely (``cati.sampling.reader``) before anything is written.
-Then, in the caller's transaction, records are checked against the study (references and numbers
-already there are duplicates, not errors, so re-importing a file adds nothing) and against the
-do-not-call list, and written in chunks with multi-row INSERTs — the cost is a few statements per
-thousand rows, not per row.
+The file is streamed through the validating reader (``cati.sampling.reader``); valid records are
+checked against the study (references and numbers already there are duplicates, not errors, so
+re-importing a file adds nothing) and against the do-not-call list, and written in chunks inside
+a savepoint of the caller's transaction (PostgreSQL ``COPY``, SQLite ``executemany``): a few
+statements per thousand rows, and only one chunk in memory. A problem anywhere in the file rolls
+the savepoint back, so an import is still all or nothing.
 
 Personal data goes to ``contacts``/``case_phones``; ``cases`` keep only what calling rules and the
 questionnaire need. Sample columns the questionnaire does not declare are stored with the contact
@@ -13,28 +14,32 @@ questionnaire need. Sample columns the questionnaire does not declare are stored
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from cati.models import CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, Study, StudyZone
+from cati.models import CallingZone, Case, CasePhone, DoNotCall, SampleImport, Study, StudyZone
 from cati.models.meta import utcnow
 from cati.questionnaires.model import Questionnaire, SampleField
 from cati.questionnaires.sample_fields import typed_value
 from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import effective
-from cati.sampling.reader import ContactRecord, RowProblem, read_sample
+from cati.sampling.reader import ContactRecord, RowProblem, SampleReadResult, read_sample
 
 from . import audit
 from .dnc import number_hash
 from .studies import current_questionnaire
 
-CHUNK = 2000
+CHUNK = 5000
 DEFAULT_TZ = "Europe/Berlin"
+#: Imports of at least this many cases refresh the planner statistics (ANALYZE) before commit.
+ANALYZE_AFTER = 10_000
 
 
 @dataclass
@@ -80,22 +85,11 @@ def _fresh_key(seed: str, ref: str) -> int:
     return int.from_bytes(digest, "big") >> 2  # 62 bits: fits a signed BIGINT
 
 
-def _check_fields(records: Iterable[ContactRecord], columns: list[str], specs: tuple[SampleField, ...],
-                  report: ImportReport) -> None:
-    """Declared sample fields must be columns of the file, with values of their type."""
+def _missing_columns(columns: list[str], specs: tuple[SampleField, ...]) -> list[RowProblem]:
+    """Declared sample fields must be columns of the file."""
     present = set(columns)
-    for spec in specs:
-        if spec.name not in present:
-            report.problems.append(RowProblem(1, spec.name, f"column {spec.name!r} is required by the "
-                                                             "questionnaire's sample section"))
-    if report.problems:
-        return
-    for record in records:
-        for spec in specs:
-            try:
-                typed_value(spec, record.fields.get(spec.name, ""))
-            except ValueError as exc:
-                report.problems.append(RowProblem(record.row, spec.name, f"{spec.type} value expected: {exc}"))
+    return [RowProblem(1, spec.name, f"column {spec.name!r} is required by the questionnaire's sample section")
+            for spec in specs if spec.name not in present]
 
 
 class _Zones:
@@ -123,31 +117,6 @@ class _Zones:
         self.session.flush()
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _existing(session: Session, study_id: int, records: list[ContactRecord]) -> tuple[set[str], set[str]]:
-    refs, numbers = set(), set()
-    wanted_refs = [r.reference for r in records if r.reference]
-    wanted_numbers = [p.e164 for r in records for p in r.phones]
-    for chunk in _chunks(wanted_refs):
-        refs.update(session.scalars(select(Case.ref).where(Case.study_id == study_id, Case.ref.in_(chunk))))
-    for chunk in _chunks(wanted_numbers):
-        numbers.update(session.scalars(
-            select(CasePhone.e164).where(CasePhone.study_id == study_id, CasePhone.e164.in_(chunk))))
-    return refs, numbers
-
-
-def _dnc_hashes(session: Session, salt: str, records: list[ContactRecord]) -> set[str]:
-    hashes = [number_hash(p.e164, salt) for r in records for p in r.phones]
-    found: set[str] = set()
-    for chunk in _chunks(hashes):
-        found.update(session.scalars(select(DoNotCall.number_hash).where(DoNotCall.number_hash.in_(chunk))))
-    return found
-
-
 def import_sample(
     session: Session,
     study: Study,
@@ -162,38 +131,66 @@ def import_sample(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import a CSV/XLSX sample into ``study``. Nothing is written unless the report says
-    ``committed`` (the caller's transaction then commits it)."""
-    read = read_sample(source, filename=filename, mapping=mapping, default_region=default_region, progress=progress)
-    report = ImportReport(filename=filename, rows=read.rows, problems=list(read.problems), notes=list(read.notes))
-    report.duplicates = [(d.row, f"number {d.phone} as in row {d.first_row}") for d in read.duplicates]
+    ``committed`` (the caller's transaction then commits it).
+
+    Records are written while the file is read, in chunks, inside a savepoint: a problem
+    anywhere in the file (unless ``skip_invalid``) rolls the savepoint back, so the import is
+    all or nothing although the whole file is never held in memory."""
     questionnaire: Questionnaire | None = current_questionnaire(study)
     specs = questionnaire.sample if questionnaire else ()
-    file_level = [p for p in report.problems if p.row <= 1]
-    if not file_level:
-        _check_fields(read.records, read.columns, specs, report)
-    bad_rows = {p.row for p in report.problems}
-    if any(p.row <= 1 for p in report.problems) or (bad_rows and not skip_invalid):
-        return report
-    records = [r for r in read.records if r.row not in bad_rows]
-
-    refs, numbers = _existing(session, study.id, records)
-    fresh: list[ContactRecord] = []
-    for record in records:
-        if record.reference and record.reference in refs:
-            report.duplicates.append((record.row, f"reference {record.reference} is already in the study"))
-        elif any(p.e164 in numbers for p in record.phones):
-            known = next(p.e164 for p in record.phones if p.e164 in numbers)
-            report.duplicates.append((record.row, f"number {known} is already in the study"))
-        else:
-            fresh.append(record)
-    report.duplicates.sort()
-
-    batch = SampleImport(study_id=study.id, filename=filename[:300], sha256="", user_id=actor_id,
-                         duplicates=len(report.duplicates), invalid=report.invalid_rows)
+    declared = {s.name: s for s in specs}
+    read = SampleReadResult()
+    field_problems: list[RowProblem] = []
+    savepoint = session.begin_nested()
+    batch = SampleImport(study_id=study.id, filename=filename[:300], sha256="", user_id=actor_id)
     session.add(batch)
     session.flush()
-    _write(session, study, batch, fresh, specs, dnc_salt, report)
-    batch.imported = report.imported
+    report = ImportReport(filename=filename)
+    writer = _Writer(session, study, batch, dnc_salt, report)
+    columns_checked = False
+
+    def on_record(record: ContactRecord) -> None:
+        nonlocal columns_checked
+        if not columns_checked:
+            columns_checked = True
+            field_problems.extend(_missing_columns(read.columns, specs))
+        if field_problems and field_problems[0].row <= 1:
+            return  # the file cannot be imported: nothing to type or write
+        case_fields: dict[str, Any] = {}
+        bad = False
+        for spec in specs:
+            try:
+                value = typed_value(spec, record.fields.get(spec.name, ""))
+            except ValueError as exc:
+                field_problems.append(RowProblem(record.row, spec.name, f"{spec.type} value expected: {exc}"))
+                bad = True
+                continue
+            if not spec.pii and spec.name in record.fields:
+                case_fields[spec.name] = value
+        if bad or not (skip_invalid or not (read.problems or field_problems)):
+            return  # invalid row, or nothing will be imported: stop writing
+        pii_fields = {n: v for n, v in record.fields.items() if n not in declared or declared[n].pii}
+        writer.add(record, case_fields, pii_fields)
+
+    read_sample(source, filename=filename, mapping=mapping, default_region=default_region, progress=progress,
+                on_record=on_record, into=read)
+    if not any(p.row <= 1 for p in read.problems) and not columns_checked:
+        field_problems.extend(_missing_columns(read.columns, specs))
+    report.rows, report.notes = read.rows, list(read.notes)
+    report.problems = list(read.problems)
+    if not any(p.row <= 1 for p in read.problems):
+        report.problems += field_problems
+    bad_rows = {p.row for p in report.problems}
+    if any(p.row <= 1 for p in report.problems) or (bad_rows and not skip_invalid):
+        savepoint.rollback()
+        report.imported = report.blocked = 0
+        report.duplicates = [(d.row, f"number {d.phone} as in row {d.first_row}") for d in read.duplicates]
+        return report
+    writer.finish()
+    report.duplicates += [(d.row, f"number {d.phone} as in row {d.first_row}") for d in read.duplicates]
+    report.duplicates.sort()
+    batch.imported, batch.duplicates, batch.invalid = report.imported, len(report.duplicates), report.invalid_rows
+    savepoint.commit()
     report.committed = True
     audit.record(session, "sample.import", user_id=actor_id, study_id=study.id, target=f"import:{batch.id}",
                  details={"filename": filename, "imported": report.imported, "blocked": report.blocked,
@@ -201,60 +198,152 @@ def import_sample(
     return report
 
 
-def _write(session: Session, study: Study, batch: SampleImport, records: list[ContactRecord],
-           specs: tuple[SampleField, ...], dnc_salt: str, report: ImportReport) -> None:
-    settings = effective(study.purpose, study.settings or {})
-    seed = str(settings.get("seed") or study.id)
-    zones = _Zones(session)
-    dnc = _dnc_hashes(session, dnc_salt, records)
-    declared = {s.name: s for s in specs}
-    now = utcnow()
-    case_table, contact_table, phone_table = Case.__table__, Contact.__table__, CasePhone.__table__
-    for chunk in _chunks(records):
-        case_rows, contact_rows, phone_rows = [], [], []
-        for record in chunk:
+def _db_datetime(value: dt.datetime | None, sqlite: bool) -> Any:
+    """As ``UTCDateTime`` stores it: naive UTC (SQLite: SQLAlchemy's text form)."""
+    if value is None:
+        return None
+    naive = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else naive
+
+
+class _Writer:
+    """Writes valid records in chunks of :data:`CHUNK` rows: a few statements per chunk (PostgreSQL
+    ``COPY``, SQLite ``executemany`` on the session's own connection and transaction), ids
+    allocated up front so that contacts and phones need no round trip per case."""
+
+    def __init__(self, session: Session, study: Study, batch: SampleImport, dnc_salt: str,
+                 report: ImportReport) -> None:
+        self.session, self.study, self.batch, self.salt, self.report = session, study, batch, dnc_salt, report
+        self.settings = effective(study.purpose, study.settings or {})
+        self.seed = str(self.settings.get("seed") or study.id)
+        self.zones = _Zones(session)
+        self.connection = session.connection()
+        self.dialect = self.connection.dialect.name
+        self.sqlite = self.dialect == "sqlite"
+        self.now = utcnow()
+        # Only a study that has cases can hold duplicates; only a non-empty list can block numbers.
+        self.study_has_cases = session.scalar(select(Case.id).where(Case.study_id == study.id).limit(1)) is not None
+        self.dnc_in_use = session.scalar(select(DoNotCall.number_hash).limit(1)) is not None
+        self.next_id = 0
+        self.pending: list[tuple[ContactRecord, dict[str, Any], dict[str, Any]]] = []
+        self.case_defaults = self._defaults(Case.__table__)
+
+    @staticmethod
+    def _defaults(table: Any) -> dict[str, Any]:
+        return {c.name: c.default.arg if c.default is not None and c.default.is_scalar else None
+                for c in table.columns}
+
+    def add(self, record: ContactRecord, case_fields: dict[str, Any], pii_fields: dict[str, Any]) -> None:
+        self.pending.append((record, case_fields, pii_fields))
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def finish(self) -> None:
+        self.flush()
+        self.zones.remember_for(self.study.id)
+        if self.report.imported >= ANALYZE_AFTER:
+            self._analyze()
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics after a big import, so the first draws plan on real sizes."""
+        for table in ("cases", "contacts", "case_phones"):
+            if self.sqlite:
+                self.connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+            self.connection.exec_driver_sql(f"ANALYZE {table}")
+
+    def _duplicates(self, chunk: list[tuple[ContactRecord, dict[str, Any], dict[str, Any]]]) -> list[Any]:
+        """Records whose reference or number is already in the study are reported, not written."""
+        if not self.study_has_cases:
+            return chunk
+        study_id = self.study.id
+        refs = set(self.session.scalars(select(Case.ref).where(
+            Case.study_id == study_id, Case.ref.in_([r.reference for r, _, _ in chunk if r.reference]))))
+        numbers = set(self.session.scalars(select(CasePhone.e164).where(
+            CasePhone.study_id == study_id, CasePhone.e164.in_([p.e164 for r, _, _ in chunk for p in r.phones]))))
+        fresh = []
+        for item in chunk:
+            record = item[0]
+            known = next((p.e164 for p in record.phones if p.e164 in numbers), None)
+            if record.reference and record.reference in refs:
+                self.report.duplicates.append((record.row, f"reference {record.reference} is already in the study"))
+            elif known is not None:
+                self.report.duplicates.append((record.row, f"number {known} is already in the study"))
+            else:
+                fresh.append(item)
+        return fresh
+
+    def _ids(self, count: int) -> list[int]:
+        if self.dialect == "postgresql":
+            return list(self.session.scalars(text(
+                "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"), {"n": count}))
+        if not self.next_id:  # SQLite: the transaction holds the write lock, as SQLite's own max + 1
+            self.next_id = (self.session.scalar(text("SELECT max(id) FROM cases")) or 0) + 1
+        first, self.next_id = self.next_id, self.next_id + count
+        return list(range(first, first + count))
+
+    def flush(self) -> None:
+        chunk, self.pending = self._duplicates(self.pending), []
+        if not chunk:
+            return
+        sqlite, now, study, report = self.sqlite, self.now, self.study, self.report
+        salt, legal_basis = self.salt, self.settings["legal_basis"]
+        hashes = {p.e164: number_hash(p.e164, salt) for record, _, _ in chunk for p in record.phones}
+        blocked_numbers: set[str] = set()
+        if self.dnc_in_use:
+            listed = set(self.session.scalars(
+                select(DoNotCall.number_hash).where(DoNotCall.number_hash.in_(list(hashes.values())))))
+            blocked_numbers = {e164 for e164, h in hashes.items() if h in listed}
+        ids = self._ids(len(chunk))
+        stamp = _db_datetime(now, sqlite)
+        case_columns = list(self.case_defaults)
+        cases, contacts, phones = [], [], []
+        for case_id, (record, case_fields, pii_fields) in zip(ids, chunk, strict=True):
             first = record.phones[0]
-            tz = record.timezone or first.timezone or DEFAULT_TZ
-            country = record.country or default_country(first)
-            ref = record.reference or f"S{batch.id}-{record.row}"
+            ref = record.reference or f"S{self.batch.id}-{record.row}"
             kind, reason = "", ""
-            if any(number_hash(p.e164, dnc_salt) in dnc for p in record.phones):
+            if any(p.e164 in blocked_numbers for p in record.phones):
                 kind, reason = "dnc", "number is on the do-not-call list"
             else:
-                legal = legal_basis_reason(settings["legal_basis"], record.person_type, record.customer,
-                                           record.consent_at, purpose=study.purpose, at_utc=now)
+                legal = legal_basis_reason(legal_basis, record.person_type, record.customer, record.consent_at,
+                                           purpose=study.purpose, at_utc=now)
                 if legal:
                     kind, reason = "legal", legal
-            case_fields = {n: typed_value(declared[n], v) for n, v in record.fields.items()
-                           if n in declared and not declared[n].pii}
-            pii_fields = {n: v for n, v in record.fields.items() if n not in declared or declared[n].pii}
-            case_rows.append({
-                "study_id": study.id, "ref": ref, "state": "blocked" if kind else "ready", "tier": 2,
-                "zone_id": zones.id_for(tz, country, record.state or ""), "order_key": _fresh_key(seed, ref),
-                "next_call_at": now, "block_kind": kind, "block_reason": reason[:300],
-                "person_type": record.person_type or "private", "customer": record.customer,
-                "consent_at": record.consent_at, "consent_source": (record.consent_source or "")[:200],
-                "language": (record.language or "")[:8], "fields": case_fields, "is_test": False,
-                "import_id": batch.id, "created_at": now, "attempts": 0, "attempts_today": 0,
-                "outcome": "", "aapor": "3.11",
-            })
-            contact_rows.append({"name": (record.name or "")[:200], "postcode": (record.postcode or "")[:16],
-                                 "pii_fields": pii_fields})
-            phone_rows.append([p.e164 for p in record.phones])
+            row = dict(self.case_defaults)
+            row.update(
+                id=case_id, study_id=study.id, ref=ref, state="blocked" if kind else "ready", tier=2,
+                zone_id=self.zones.id_for(record.timezone or first.timezone or DEFAULT_TZ,
+                                          record.country or default_country(first), record.state or ""),
+                order_key=_fresh_key(self.seed, ref), next_call_at=stamp, block_kind=kind,
+                block_reason=reason[:300], person_type=record.person_type or "private",
+                customer=int(record.customer) if sqlite else record.customer,
+                consent_at=_db_datetime(record.consent_at, sqlite),
+                consent_source=(record.consent_source or "")[:200], language=(record.language or "")[:8],
+                fields=json.dumps(case_fields), is_test=0 if sqlite else False, import_id=self.batch.id,
+                created_at=stamp,
+            )
+            cases.append(tuple(row[c] for c in case_columns))
+            contacts.append((case_id, (record.name or "")[:200], (record.postcode or "")[:16], json.dumps(pii_fields)))
+            phones.extend((case_id, study.id, position, p.e164) for position, p in enumerate(record.phones, start=1))
             report.blocked += bool(kind)
-        ids = session.execute(
-            case_table.insert().returning(case_table.c.id, sort_by_parameter_order=True), case_rows
-        ).scalars().all()
-        for case_id, contact in zip(ids, contact_rows, strict=True):
-            contact["case_id"] = case_id
-        session.execute(contact_table.insert(), contact_rows)
-        session.execute(phone_table.insert(), [
-            {"case_id": case_id, "study_id": study.id, "position": position, "e164": e164}
-            for case_id, numbers in zip(ids, phone_rows, strict=True)
-            for position, e164 in enumerate(numbers, start=1)
-        ])
-        report.imported += len(ids)
-    zones.remember_for(study.id)
+        self._insert("cases", case_columns, cases)
+        self._insert("contacts", ["case_id", "name", "postcode", "pii_fields"], contacts)
+        self._insert("case_phones", ["case_id", "study_id", "position", "e164"], phones)
+        report.imported += len(cases)
+
+    def _insert(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        names = ", ".join(columns)
+        driver = self.connection.connection.driver_connection
+        if self.dialect == "postgresql":
+            with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elif self.sqlite:
+            marks = ", ".join("?" * len(columns))
+            driver.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608 (our columns)
+        else:
+            marks = ", ".join(f":{c}" for c in columns)
+            self.connection.execute(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"),  # noqa: S608
+                                    [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def default_country(phone: Any) -> str:

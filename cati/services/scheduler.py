@@ -33,12 +33,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import TextClause, bindparam, select, text, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from cati.models import Attempt, CallingZone, Case, CasePhone, Study, StudyMember, StudyZone, User
 from cati.models.meta import UTCDateTime, utcnow
 from cati.sampling import calling_rules
-from cati.sampling.calling_rules import CallingRules, CaseFacts, Explanation, HolidayCalendar
+from cati.sampling.calling_rules import CallingRules, CaseFacts, Explanation, HolidayCalendar, legal_basis_reason
 from cati.sampling.dispositions import Outcome, current_disposition, retry_delay
 
 from . import audit, dnc, quotas
@@ -78,7 +79,18 @@ def rules_for(study: Study) -> CallingRules:
 
 
 def _epoch(moment: dt.datetime) -> int:
+    """Whole epoch seconds of a moment (rounded down): the draw compares ``order_key <= _epoch(now)``."""
     return int(moment.timestamp())
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _due_key(moment: dt.datetime) -> int:
+    """``order_key`` of a case due at ``moment``: epoch seconds rounded *up*, so that the draw's
+    ``order_key <= _epoch(now)`` never delivers it a fraction of a second early."""
+    delta = moment - _EPOCH
+    return delta.days * 86400 + delta.seconds + (1 if delta.microseconds else 0)
 
 
 def open_zones(session: Session, study: Study, rules: CallingRules, now: dt.datetime) -> list[int]:
@@ -98,11 +110,15 @@ MAX_PARTS = 300
 
 @dataclass(frozen=True)
 class _Group:
-    """One (tier, study) of the delivery order with the study's open zones."""
+    """One (tier, study) of the delivery order with the study's open zones. ``consent``: the
+    study's legal basis is consent, so a consent dated after the moment does not count yet, except
+    for business customers (presumed consent). The import blocks such cases, but a study can
+    switch to consent while they are ready."""
 
     tier: int
     study_id: int
     zones: tuple[int, ...]
+    consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,8 @@ def _group_sql(dialect: str, g: int, group: _Group, filters: _Filters) -> str:
     depend on the zones and is prepared once per connection (planning a 50-way UNION cost more
     than running it)."""
     where = f"state = 'ready' AND tier = {int(group.tier)}{filters.sql(group.tier)}"
+    if group.consent:
+        where += " AND (consent_at IS NULL OR consent_at <= :now OR (person_type = 'business' AND customer))"
     first = "ORDER BY order_key LIMIT :width"
     if dialect == "postgresql":
         return (f"(SELECT c.id, c.order_key, {g} AS g FROM unnest(CAST(:zones_{g} AS int[])) AS z(zone_id) "  # noqa: S608
@@ -175,7 +193,7 @@ def _draw_statement(dialect: str, groups: tuple[_Group, ...], filters: _Filters,
     ready and not locked by a concurrent claimer (``FOR UPDATE SKIP LOCKED``) is flipped to
     ``claimed``; it returns (id, g) or no row."""
     if dialect == "postgresql":  # the zones and studies are parameters: one text per group shape
-        groups = tuple(_Group(group.tier, 0, ()) for group in groups)
+        groups = tuple(_Group(group.tier, 0, (), group.consent) for group in groups)
     members = " UNION ALL ".join(_group_sql(dialect, g, group, filters) for g, group in enumerate(groups))
     sql = f"SELECT id, order_key, g FROM ({members}) AS u LIMIT :width"  # noqa: S608 (ints only)
     if claim:
@@ -290,12 +308,24 @@ def release_stale_claims(session: Session, now: dt.datetime, timeout_seconds: in
     if not force and time.monotonic() - _last_release < 30:
         return 0
     _last_release = time.monotonic()
-    released = session.execute(
+    stale = session.execute(
         update(Case).where(Case.state == "claimed",
                            Case.heartbeat_at < now - dt.timedelta(seconds=timeout_seconds))
-        .values(state="ready", claimed_by=None, claimed_at=None, heartbeat_at=None)
+        .values(state=sql_case((Case.block_kind.in_(("dnc", "legal")), "blocked"), else_="ready"),
+                claimed_by=None, claimed_at=None, heartbeat_at=None)
+        .returning(Case.id, Case.study_id, Case.state)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
+    released = len(stale)
+    # A legal basis the study lost while they were claimed blocks them now (see _block_on_release;
+    # do-not-call numbers need the salt, so they count only once dnc.add_numbers marks the case).
+    for study_id in {row.study_id for row in stale if row.state == "ready"}:
+        study = session.get(Study, study_id)
+        ids = [row.id for row in stale if row.study_id == study_id and row.state == "ready"]
+        for released_case in session.scalars(select(Case).where(Case.id.in_(ids))):
+            block = _block_on_release(session, released_case, study, rules_for(study), now, None)
+            if block is not None:
+                released_case.state, (released_case.block_kind, released_case.block_reason) = "blocked", block
     # the places their interviews held in quota cells are freed too (and those of interviews left
     # active when an outcome was recorded without ending them)
     quotas.release_stale(session)
@@ -311,10 +341,11 @@ def next_case(session: Session, user: User, *, now: dt.datetime | None = None,
     release_stale_claims(session, now, claim_timeout)
     studies = list(studies) if studies is not None else interviewer_studies(session, user)
     groups = []
-    in_field = [(study, open_zones(session, study, rules_for(study), now)) for study in studies
-                if study.status == "field"]
+    in_field = [(study, rules_for(study)) for study in studies if study.status == "field"]
+    open_in = [(study, rules, open_zones(session, study, rules, now)) for study, rules in in_field]
     for tier in (TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH):
-        groups.extend(_Group(tier, study.id, tuple(zones)) for study, zones in in_field if zones)
+        groups.extend(_Group(tier, study.id, tuple(zones), rules.legal_basis == "consent")
+                      for study, rules, zones in open_in if zones)
     if not groups:
         return None
     claimed = _claim(session, groups, user, now)
@@ -374,6 +405,11 @@ def record_outcome(
             raise OutcomeError("appointment_at", "an appointment needs a date and time")
         problems = calling_rules.validate_appointment(rules, zone.tz, zone.region or None, zone.country,
                                                       appointment_at, now)
+        today_count = case.attempts_today + 1 if case.attempts_day == _local_day(now, zone.tz) else 1
+        if not problems and _local_day(appointment_at, zone.tz) == _local_day(now, zone.tz) \
+                and today_count >= rules.max_attempts_per_day and case.attempts + 1 < rules.max_attempts:
+            problems.append(f"{today_count} of {rules.max_attempts_per_day} attempts today are used: a call later "
+                            "today would be one too many; choose a time from tomorrow on")
         if problems:
             raise OutcomeError("appointment_at", "; ".join(problems))
 
@@ -396,7 +432,8 @@ def record_outcome(
         numbers = list(session.scalars(select(CasePhone.e164).where(CasePhone.case_id == case.id)))
         dnc.add_numbers(session, numbers, salt=dnc_salt, source=f"outcome in study {study.slug}",
                         actor_id=user.id if user else None)
-    if not outcome.final and not is_appointment and case.attempts >= rules.max_attempts:
+    if not outcome.final and case.attempts >= rules.max_attempts:
+        # No attempt is left, so no appointment can be kept either (ADM: at most N attempts).
         history.append("max_attempts")
     disposition = current_disposition(history, rules.outcomes)
     assert disposition is not None
@@ -410,16 +447,37 @@ def record_outcome(
             case.block_kind, case.block_reason = "dnc", "number is on the do-not-call list"
     elif is_appointment:
         case.state, case.tier = "ready", TIER_APPOINTMENT
-        case.next_call_at, case.order_key = appointment_at, _epoch(appointment_at)
+        case.next_call_at, case.order_key = appointment_at, _due_key(appointment_at)
         if code == "appointment_hard" and user is not None:
             grace = int(rules.settings.get("appointment_grace", 15))
             case.reserved_for, case.reserved_until = user.id, appointment_at + dt.timedelta(minutes=grace)
     else:
         _schedule_retry(session, case, rules, outcome, now, today)
+    if case.state == "ready":
+        block = _block_on_release(session, case, study, rules, now, dnc_salt)
+        if block is not None:
+            case.state, (case.block_kind, case.block_reason) = "blocked", block
     audit.record(session, "case.outcome", user_id=user.id if user else None, study_id=case.study_id,
                  target=f"case:{case.ref}", details={"outcome": code, "aapor": outcome.aapor,
                                                      "disposition": case.outcome, "note": bool(note)})
     return attempt
+
+
+def _block_on_release(session: Session, case: Case, study: Study, rules: CallingRules, now: dt.datetime,
+                      dnc_salt: str | None) -> tuple[str, str] | None:
+    """Why a case whose call has ended must not go back into the pool: its number went on the
+    do-not-call list, or the study's legal basis no longer covers it. Both updates
+    (``dnc.add_numbers``, ``studies.refresh_legal_blocks``) skip claimed cases, so the claim's
+    end checks again. Returns (block_kind, block_reason) or None."""
+    if case.block_kind in ("dnc", "legal"):
+        return case.block_kind, case.block_reason
+    if dnc_salt is not None:
+        numbers = session.scalars(select(CasePhone.e164).where(CasePhone.case_id == case.id))
+        if any(dnc.is_blocked(session, number, salt=dnc_salt) for number in numbers):
+            return "dnc", "number is on the do-not-call list"
+    legal = legal_basis_reason(rules.legal_basis, case.person_type, case.customer, case.consent_at,
+                               purpose=study.purpose, at_utc=now)
+    return ("legal", legal[:300]) if legal else None
 
 
 def _schedule_retry(session: Session, case: Case, rules: CallingRules, outcome: Outcome, now: dt.datetime,
@@ -442,7 +500,7 @@ def _schedule_retry(session: Session, case: Case, rules: CallingRules, outcome: 
         case.next_call_at = None
         return
     case.state, case.tier = "ready", TIER_RETRY
-    case.next_call_at, case.order_key = nxt, _epoch(nxt)
+    case.next_call_at, case.order_key = nxt, _due_key(nxt)
 
 
 # --------------------------------------------------------------------------- due / explain
@@ -466,7 +524,8 @@ def due_cases(session: Session, study: Study, at: dt.datetime, limit: int = 100)
     if not zones:
         return []
     study_priority = int((study.settings or {}).get("priority", 50))
-    groups = tuple(_Group(tier, study.id, tuple(zones)) for tier in (TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH))
+    groups = tuple(_Group(tier, study.id, tuple(zones), rules.legal_basis == "consent")
+                   for tier in (TIER_APPOINTMENT, TIER_RETRY, TIER_FRESH))
     dialect = session.get_bind().dialect.name
     found: list[tuple[int, int]] = []
     for batch in _statement_batches(groups, dialect):
