@@ -50,9 +50,14 @@ def get_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def get_tm_session(session_factory: sessionmaker[Session], transaction_manager: Any, request: Any = None) -> Session:
-    """A session joined to ``transaction_manager``: committing the transaction commits the session."""
+    """A session joined to ``transaction_manager``: committing the transaction commits the session.
+
+    The session starts in zope.sqlalchemy's "changed" state. Otherwise a transaction whose only
+    writes are Core statements (the scheduler's guarded claim ``UPDATE``, bulk quota holds) looks
+    read-only to zope.sqlalchemy, which then rolls it back at commit and the write is lost.
+    """
     session = session_factory(info={"request": request})
-    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    zope.sqlalchemy.register(session, transaction_manager=transaction_manager, initial_state="changed")
     return session
 
 

@@ -273,9 +273,13 @@ def paradata_for(session: Session, interview: Interview) -> dict[str, Any]:
 
 def break_off(session: Session, interview: Interview, user: User, *, note: str = "",
               now: dt.datetime | None = None) -> None:
-    """The respondent hung up mid-interview: keep every answer, resume on the next call."""
+    """The respondent hung up mid-interview: keep every answer, resume on the next call.
+
+    The call outcome is recorded first: it validates its input (a note is required) before it
+    changes anything, so a refused break-off leaves the interview and its quota places untouched.
+    """
+    if interview.case_id is not None:
+        record_outcome(session, session.get(Case, interview.case_id), user, "break_off", note=note, now=now)
     interview.status = "broken_off"
     interview.updated_at = now or utcnow()
     quotas.on_interview_pause(session, interview)
-    if interview.case_id is not None:
-        record_outcome(session, session.get(Case, interview.case_id), user, "break_off", note=note, now=now)

@@ -140,3 +140,14 @@ def test_back_navigation_is_stored(dbsession, setup):
     # The stored state reopens on the revisited question, with its answer.
     view = interviews.open_for_case(dbsession, case, anna, now=NOW)
     assert (view.screen.key, view.screen.existing) == ("A1", 1)
+
+
+def test_refused_break_off_changes_nothing(dbsession, setup):
+    from cati.services.scheduler import OutcomeError
+
+    _, case, anna, _ = setup
+    interview = interviews.open_for_case(dbsession, case, anna, now=NOW).interview
+    interviews.answer(dbsession, interview, anna, "A1", 1, now=NOW)
+    with pytest.raises(OutcomeError, match="note"):
+        interviews.break_off(dbsession, interview, anna, now=NOW)
+    assert (interview.status, case.state, case.attempts) == ("active", "claimed", 0)
