@@ -354,7 +354,7 @@ def main() -> None:
         print(f"  bare openpyxl write-only loop (wall / CPU): {xlsx['bare']:.1f} s / {xlsx['bare_cpu']:.1f} s")
         print(f"  our .xlsx export (data, codebook, info):    {xlsx['ours']:.1f} s / {xlsx['ours_cpu']:.1f} s "
               f"= {xlsx['ours'] / xlsx['bare']:.2f}x / {xlsx['ours_cpu'] / xlsx['bare_cpu']:.2f}x "
-              f"(target <= 1.3x), peak +{xlsx['ours_extra_mb']:.0f} MiB")  # fmt: skip
+              f"(target <= 1.3x), peak +{max(0.0, xlsx['ours_extra_mb']):.0f} MiB")  # fmt: skip
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
