@@ -26,7 +26,7 @@ from . import expressions, fills, model
 from .errors import Problem, QuestionnaireError
 from .languages import for_language
 from .model import Pos
-from .names import ID_RE, PARADATA, NameRegistry, did_you_mean, name_problem
+from .names import ID_RE, RESERVED_NAMES, NameRegistry, did_you_mean, name_problem
 from .schema import (
     DISPOSITIONS,
     LISTS,
@@ -836,8 +836,8 @@ class _Compiler:
         if previous is not None:
             self.error(pos, f"id {ident!r} is already used at line {previous.line} (ids are compared ignoring case)")
             return False
-        if ident.lower() in {name.lower() for name in PARADATA}:
-            self.error(pos, f"id {ident!r} is reserved for paradata ({', '.join(PARADATA)})")
+        if ident.lower() in {name.lower() for name in RESERVED_NAMES}:
+            self.error(pos, f"id {ident!r} is reserved for paradata ({', '.join(RESERVED_NAMES)})")
             return False
         if ident in self.sample_names:
             self.error(pos, f"id {ident!r} is already a sample field")
@@ -1104,7 +1104,7 @@ class _Compiler:
         from .codebook import build_codebook  # codebook imports nothing from here; avoids a cycle at import
 
         registry = NameRegistry()
-        for name in PARADATA:
+        for name in RESERVED_NAMES:
             registry.claim(name, "paradata")
         for var in build_codebook(questionnaire):
             if var.kind == "paradata":

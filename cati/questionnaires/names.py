@@ -29,6 +29,9 @@ PARADATA = (
     "duration_s",
     "n_soft_overrides",
 )
+#: Added by the server's data export (not by the engine), so reserved as well.
+SERVER_PARADATA = ("attempts",)
+RESERVED_NAMES = PARADATA + SERVER_PARADATA
 
 
 def name_problem(name: str) -> str | None:

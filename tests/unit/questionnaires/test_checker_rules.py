@@ -330,7 +330,13 @@ CASES = [
         "paradata name",
         doc("- {id: »lang, type: text, text: A}\n"),
         "id 'lang' is reserved for paradata (resp_id, disposition, q_version, lang, interviewer_id, start_ts, end_ts, "
-        "duration_s, n_soft_overrides)",
+        "duration_s, n_soft_overrides, attempts)",
+    ),
+    (
+        "paradata name added by the server's export",
+        doc("- {id: »Attempts, type: text, text: A}\n"),
+        "id 'Attempts' is reserved for paradata (resp_id, disposition, q_version, lang, interviewer_id, start_ts, "
+        "end_ts, duration_s, n_soft_overrides, attempts)",
     ),
     (
         "name longer than 64 bytes",
