@@ -7,17 +7,22 @@ How a draw stays cheap whatever the sample size (see ``cati.models.sample``):
    call started now could end inside the window on a day that is no holiday there.
 2. For each delivery tier (appointments, retries, fresh cases) and each open zone, the index
    ``ix_cases_draw (study_id, state, tier, zone_id, order_key)`` yields the first rows in delivery
-   order; a UNION ALL of those per-zone "LIMIT k" reads gives the candidates in one statement.
-3. The claim locks one candidate (PostgreSQL ``FOR UPDATE SKIP LOCKED``, so concurrent claimers
-   never wait for each other and never get the same row) and flips it to ``claimed`` with a
-   guarded ``UPDATE ... WHERE state = 'ready'``. On SQLite the transaction already holds the write
-   lock (``BEGIN IMMEDIATE``), so the guarded update is enough. If every candidate was taken by
-   someone else, the draw widens ``k`` and tries again, so an interviewer is never told "no case"
-   while a callable case exists.
+   order: an index range scan that stops after ``k`` rows. One statement reads the (tier, study)
+   groups in delivery order under one LIMIT, so later tiers are not read once earlier ones fill
+   it. PostgreSQL gets the zones as an array (``unnest`` + ``LATERAL``), so the statement text is
+   the same for every draw and prepared once per connection; SQLite gets a cached UNION ALL text.
+3. The claim takes one candidate. PostgreSQL: in the same statement, ``FOR UPDATE SKIP LOCKED``
+   (concurrent claimers never wait for each other and never get the same row) and the
+   ``UPDATE ... SET state = 'claimed'``. SQLite: the transaction already holds the write lock
+   (``BEGIN IMMEDIATE``), so the first candidate is free and a guarded ``UPDATE ... WHERE state =
+   'ready'`` claims it. If every candidate was taken by someone else, the draw widens ``k`` and
+   tries again, so an interviewer is never told "no case" while a callable case exists.
 
 Everything a case's callability depends on over time (retry delays, per-day limits, appointments,
 the next window) is folded into ``order_key``/``next_call_at`` when an attempt ends
-(:func:`record_outcome`); what depends on the moment (the zone's window) is checked per draw.
+(:func:`record_outcome`, due times rounded up to whole seconds); what depends on the moment (the
+zone's window, a consent's date) is checked per draw. Blocks that arrive while a case is claimed
+(do-not-call, legal basis) are applied when the claim ends.
 """
 
 from __future__ import annotations
@@ -177,9 +182,12 @@ def _group_sql(dialect: str, g: int, group: _Group, filters: _Filters) -> str:
 _PG_CLAIM = (
     "WITH cand AS MATERIALIZED ({candidates}), pick AS (SELECT c.id, cand.g FROM cand "
     "JOIN cases c ON c.id = cand.id WHERE c.state = 'ready' ORDER BY cand.g, cand.order_key, cand.id "
-    "LIMIT 1 FOR UPDATE OF c SKIP LOCKED) "
-    "UPDATE cases SET state = 'claimed', claimed_by = :user_id, claimed_at = :now, heartbeat_at = :now "
-    "FROM pick WHERE cases.id = pick.id RETURNING cases.id, pick.g"
+    "LIMIT 1 FOR UPDATE OF c SKIP LOCKED), "
+    "claimed AS (UPDATE cases SET state = 'claimed', claimed_by = :user_id, claimed_at = :now, heartbeat_at = :now "
+    "FROM pick WHERE cases.id = pick.id RETURNING cases.id, pick.g) "
+    # one row always: the claimed case (or NULL) and how many candidates this very snapshot saw
+    "SELECT claimed.id, claimed.g, (SELECT count(*) FROM cand) AS found FROM (SELECT 1) AS one "
+    "LEFT JOIN claimed ON TRUE"
 )
 
 
@@ -191,7 +199,8 @@ def _draw_statement(dialect: str, groups: tuple[_Group, ...], filters: _Filters,
     order; callers sort by (g, order_key, id) and rely only on getting the first rows). With
     ``claim`` (PostgreSQL) the whole claim is one statement: the first candidate that is still
     ready and not locked by a concurrent claimer (``FOR UPDATE SKIP LOCKED``) is flipped to
-    ``claimed``; it returns (id, g) or no row."""
+    ``claimed``; it returns one row (id, g, found): the claimed case or NULLs, and the number of
+    candidates it saw."""
     if dialect == "postgresql":  # the zones and studies are parameters: one text per group shape
         groups = tuple(_Group(group.tier, 0, (), group.consent) for group in groups)
     members = " UNION ALL ".join(_group_sql(dialect, g, group, filters) for g, group in enumerate(groups))
@@ -266,10 +275,10 @@ def _claim(session: Session, groups: Sequence[_Group], user: User, now: dt.datet
         for width in CANDIDATE_WIDTHS.get(dialect, CANDIDATE_WIDTHS["postgresql"]):
             if dialect == "postgresql":
                 params = _draw_params(batch, filters, user, now, width, dialect)
-                row = session.execute(_draw_statement(dialect, batch, filters, True), params).first()
-                if row is not None:
+                row = session.execute(_draw_statement(dialect, batch, filters, True), params).one()
+                if row.id is not None:
                     return row.id, batch[row.g].tier
-                found = len(_candidates(session, batch, filters, user, now, width))
+                found = row.found
             else:
                 # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so the first
                 # candidate is ours; the guarded UPDATE keeps it safe without that lock, too.

@@ -133,6 +133,8 @@ class Rules:
 
 
 def _instant(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
+    """A wall-clock time of ``day`` as an instant. A time that does not exist (the skipped hour of
+    the spring change) is the instant ``zoneinfo`` gives for it (fold=0), as documented."""
     day, minutes = (day + dt.timedelta(days=1), minutes - 1440) if minutes >= 1440 else (day, minutes)
     return dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=zone).astimezone(UTC)
 
