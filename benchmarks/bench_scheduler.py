@@ -7,16 +7,20 @@ states plus "state unknown" by population), written directly with COPY / execute
 ANALYZE. Then interviewers claim cases through the real service (``scheduler.next_case``), each
 draw in its own session and transaction, committed per claim:
 
-* ``1 claimer``: one thread, the cost of a draw without contention;
-* ``N claimers`` (default 50 threads, own connection each, started together): every thread draws
-  ``--draws`` cases; the latency includes waiting for the database (SQLite serialises writers:
-  BEGIN IMMEDIATE queues them) and for the Python interpreter (one GIL for all threads).
+* ``1``: one claimer, the cost of a draw without contention (``--single`` draws);
+* ``50 paced``: 50 threads (own connection each) that pause between draws (exponential, mean
+  ``--think-ms``, default 1 s; starts spread over the first pause): many interviewers at a busy
+  moment (``--paced-draws`` each);
+* ``50 flat-out``: 50 threads drawing back to back (``--draws`` each): a throughput test whose
+  latency is mostly queueing - for the database (SQLite serialises writers: BEGIN IMMEDIATE) and
+  for the Python interpreter (one GIL for all threads).
 
-Two moments are measured: ``due`` (a Tuesday 14:00 with appointments and retries due, so draws
-come from those tiers) and ``fresh`` (a week earlier: nothing scheduled is due, so every draw
-walks all three tiers and takes a fresh case). Claims are returned to the pool between rounds.
-Prints p50/p90/p99/max per round, ``wait`` (time to get the transaction, i.e. the queue) and the
-ratio p50(largest)/p50(smallest); no assertions.
+After an untimed warm-up (six draws per claimer at each moment: caches filled, statements
+prepared on every connection), two moments are measured: ``due`` (a Tuesday 14:00 with
+appointments and retries due, so draws come from those tiers) and ``fresh`` (a week earlier:
+nothing scheduled is due, so every draw finds the first two tiers empty and takes a fresh case).
+Claims are returned to the pool between rounds. Prints p50/p90/p99/max per round, ``wait`` (time
+to get the transaction, i.e. the queue) and the ratio p50(largest)/p50(smallest); no assertions.
 
     .venv/bin/python benchmarks/bench_scheduler.py                     # 10k, 100k, 1M on both DBs
     .venv/bin/python benchmarks/bench_scheduler.py --quick             # 10k and 100k, fewer draws
@@ -165,6 +169,10 @@ def bench_size(db: str, size: int, args: argparse.Namespace) -> tuple[list[Round
                 print(f"  {db} {size_label(size)}: seeded in {seeded:.1f} s: {count_cases(engine, study_id)}",
                       flush=True)
             warm_pool(engine, args.threads)
+            for moment in MOMENTS.values():  # untimed: caches, and statements prepared on every connection
+                claim_round(engine, user_ids, Round(db, size, "warm-up", args.threads, 0.0), args.threads, 6,
+                            moment, 0.0)
+                reset_claims(engine, study_id)
             rounds = []
             plan = [(1, args.single, 0.0), (args.threads, args.paced_draws, args.think_ms),
                     (args.threads, args.draws, 0.0)]
