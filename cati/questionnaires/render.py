@@ -108,10 +108,24 @@ def value_labels(scope: Scope, ref: NameRef, raw: Any, lang: str) -> str | None:
     by_code = {o.code: o for o in options}
     codes = raw if isinstance(raw, list) else [raw]
     labels = []
+    asked = _asked_scope(scope, ref)
     for code in codes:
         option = by_code.get(code)
-        labels.append(render(option.text, scope, lang) if option is not None else str(code))
+        labels.append(render(option.text, asked, lang) if option is not None else str(code))
     return join_labels(labels, lang)
+
+
+def _asked_scope(scope: Scope, ref: NameRef) -> Scope:
+    """Where the question of ``ref`` was asked: its option texts render there as on its screen
+    (a ``{$label}`` in them is the item of the question's own loop, not of the fill's)."""
+    if ref.question is None:
+        return Scope(scope.call) if scope.codes else scope
+    if ref.key is None:
+        depth = ref.depth
+        return scope if depth == len(scope.codes) else Scope(scope.call, scope.loops[:depth], scope.codes[:depth])
+    loops = scope.call.flow.node(ref.question.id).loops
+    codes = tuple(int(code) for code in ref.key.split("_")[-len(loops) :]) if loops else ()
+    return Scope(scope.call, loops, codes)
 
 
 def _decimals(ref: NameRef | None) -> int | None:
@@ -139,13 +153,35 @@ def render_fill(fill: model.Fill, scope: Scope, lang: str) -> str:
         assert fill.expr is not None
         return format_value(scope, scope.evaluate(fill.expr), lang)
     if kind == "loop_label":
-        return scope.loop_label(lang) or ""
+        return loop_label(scope, lang) or ""
     if kind == "loop_code":
         code = scope.loop_code
         return "" if code is None else str(code)
     if kind == "interviewer":
         return scope.call.state.interviewer or ""
     return ""
+
+
+def loop_label(scope: Scope, lang: str | None = None) -> str | None:
+    """``{$label}``: the current loop item's text exactly as it renders on its own (None outside
+    a loop).
+
+    ``{{``/``}}`` are single braces, and the item's own fills are resolved where its text is
+    shown on its own: outside this loop (an option of the ``over`` question may fill in the
+    item of an enclosing loop). A count loop's items are their numbers.
+    """
+    code = scope.loop_code
+    if code is None:
+        return None
+    loop = scope.call.flow.nodes[scope.loops[-1]].node
+    assert isinstance(loop, model.Loop)
+    text = dict(scope.call.flow.item_source(loop)).get(code)
+    if text is None:
+        return str(code)
+    lang = lang or scope.call.state.lang
+    if not text.raw.get(lang):
+        lang = next(iter(text.raw), lang)  # as before: an empty text falls back to the first language
+    return render(text, Scope(scope.call, scope.loops[:-1], scope.codes[:-1]), lang)
 
 
 def render(text: model.Text | None, scope: Scope, lang: str | None = None) -> str:
@@ -280,7 +316,7 @@ def build_screen(
         "lang": lang,
         "instruction": render(node.instruction, scope) if node.instruction is not None else None,
         "loop_code": scope.loop_code,
-        "loop_label": scope.loop_label(lang),
+        "loop_label": loop_label(scope, lang),
         "position": position,
         "can_go_back": can_go_back,
         "errors": errors,

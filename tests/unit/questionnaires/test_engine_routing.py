@@ -161,6 +161,62 @@ def test_loop_without_items_is_skipped():
     assert run(engine, {"K1": [96], "Z": "z"})[1] == ["K1", "Z"]
 
 
+LOOP_ITEM_TEXTS = """\
+- {id: S, type: text, text: "Stadt?"}
+- {id: K1, type: multi, text: "Marken?", options: [{code: 1, de: "Velo{{Flat}}"}, {code: 2, de: "Rad in {S}"}]}
+- loop: L
+  over: K1
+  body:
+    - {id: K2, type: text, text: "Wie finden Sie {$label}? Sie nannten {K1:label}."}
+"""
+
+
+def test_loop_label_fill_shows_the_item_text_as_it_reads_on_its_own():
+    """{$label} gives what the item's text renders as: {{/}} single, its own fills resolved,
+    exactly like {K1:label} and the option on K1's screen."""
+    engine = engine_for(LOOP_ITEM_TEXTS)
+    state = engine.start(1, {})
+    engine.answer(state, "S", "Bern")
+    assert [o.label for o in engine.screen(state).options] == ["Velo{Flat}", "Rad in Bern"]
+    engine.answer(state, "K1", [1, 2])
+    screen = engine.screen(state)
+    assert (screen.key, screen.loop_label) == ("K2_1", "Velo{Flat}")
+    assert screen.text == "Wie finden Sie Velo{Flat}? Sie nannten Velo{Flat} und Rad in Bern."
+    engine.answer(state, "K2_1", "gut")
+    screen = engine.screen(state)
+    assert (screen.key, screen.loop_label) == ("K2_2", "Rad in Bern")
+    assert screen.text == "Wie finden Sie Rad in Bern? Sie nannten Velo{Flat} und Rad in Bern."
+
+
+def test_loop_label_fill_over_a_list_and_in_nested_loops():
+    engine = engine_for(
+        """\
+- loop: A
+  over: marken
+  body:
+    - {id: K, type: multi, text: "K {$label}", options: [{code: 1, de: "{$label} {{neu}}"}, {code: 2, de: alt}]}
+    - loop: B
+      over: K
+      body:
+        - {id: W, type: text, text: "Warum {$label}? ({K:label} / {=label(K)})"}
+- {id: Z, type: text, text: "Zuletzt {K_1:label}"}
+""",
+        'lists: {marken: [{code: 1, de: "{{Velo}}"}]}',
+    )
+    state = engine.start(1, {})
+    assert engine.screen(state).text == "K {Velo}"
+    assert [o.label for o in engine.screen(state).options] == ["{Velo} {neu}", "alt"]
+    engine.answer(state, "K_1", [1, 2])
+    screen = engine.screen(state)
+    chosen = "{Velo} {neu} und alt"  # K's options as on its screen, whichever loop the fill is in
+    assert (screen.key, screen.loop_label) == ("W_1_1", "{Velo} {neu}")
+    assert screen.text == f"Warum {{Velo}} {{neu}}? ({chosen} / {chosen})"
+    engine.answer(state, "W_1_1", "x")
+    assert engine.screen(state).text == f"Warum alt? ({chosen} / {chosen})"
+    engine.answer(state, "W_1_2", "x")
+    assert engine.screen(state).text == f"Zuletzt {chosen}"
+
+
 # -- blocks and option order -----------------------------------------------------------------
 RANDOM = """\
 - {id: S, type: single, randomize: shuffle, text: s, options: [{code: 1, de: a}, {code: 2, de: b},
