@@ -225,10 +225,10 @@ def _question(
     }
     t = question.type
 
+    v = _Vars(q, question, it, label, out, common)
+
     def value(name: str, var_label: str, answer_key: str, **kw: object) -> None:
-        out.append(
-            model.ExportVariable(name=name, label=var_label, kind="value", answer_key=answer_key, **common, **kw)
-        )  # type: ignore[arg-type]
+        v.add("value", name, var_label, answer_key, **kw)
 
     if t == "single" or (t == "computed" and question.options):
         labels = {**_option_labels(question.options, lang), **special_labels}
@@ -243,7 +243,7 @@ def _question(
             missing=missing,
         )
     elif t == "multi":
-        _multi(q, question, it, label, out, common)
+        _multi(v)
     elif t in ("numeric", "nps"):
         codes = [question.special_codes[s] for s in question.special if s in question.special_codes]
         labels = {**_option_labels(question.scale_labels, lang), **special_labels}
@@ -300,100 +300,79 @@ def _question(
             )
     elif t == "computed":
         value(key, label, key, spss_type="numeric", spss_format=f"F12.{question.decimals}", measure="scale")
-    _others(q, question, it, label, out, common)
-    _order(q, question, it, label, out, common)
+    _others(v)
+    _order(v)
 
 
-def _multi(
-    q: model.Questionnaire,
-    question: model.Question,
-    it: _Iteration,
-    label: str,
-    out: list[model.ExportVariable],
-    common: dict,
-) -> None:
-    lang = q.default_language
-    key = f"{question.id}{it.suffix}"
-    mr_set = f"${question.id}{it.suffix}"
+@dataclass(frozen=True, slots=True)
+class _Vars:
+    """What the variables of one question in one loop iteration share, and where they go."""
+
+    q: model.Questionnaire
+    question: model.Question
+    it: _Iteration
+    label: str
+    out: list[model.ExportVariable]
+    common: dict
+
+    def add(self, kind: str, name: str, label: str, answer_key: str, **kw: object) -> None:
+        self.out.append(
+            model.ExportVariable(name=name, label=label, kind=kind, answer_key=answer_key, **self.common, **kw)
+        )  # type: ignore[arg-type]
+
+
+def _multi(v: _Vars) -> None:
+    q, question, suffix = v.q, v.question, v.it.suffix
+    key = f"{question.id}{suffix}"
     dichotomy = {0: _word(q, "not_selected"), 1: _word(q, "selected")}
-    for option in question.options:
-        out.append(
-            model.ExportVariable(
-                name=f"{question.id}_{option.code}{it.suffix}",
-                label=f"{label}: {_text_label(option.text, lang, it)}",
-                kind="dichotomy",
-                answer_key=key,
-                spss_type="numeric",
-                spss_format="F1.0",
-                measure="nominal",
-                code=option.code,
-                value_labels=dichotomy,
-                mr_set=mr_set,
-                **common,
-            )
+
+    def add(code: int, text: str, special: str | None = None) -> None:
+        """One 0/1 variable of the multiple-response set: an option or an allowed special."""
+        v.add(
+            "dichotomy",
+            f"{question.id}_{code}{suffix}",
+            f"{v.label}: {text}",
+            key,
+            spss_type="numeric",
+            spss_format="F1.0",
+            measure="nominal",
+            code=code,
+            value_labels=dichotomy,
+            mr_set=f"${key}",
+            special=special,
         )
+
+    for option in question.options:
+        add(option.code, _text_label(option.text, q.default_language, v.it))
     for special in question.special:
         code = question.special_codes.get(special)
-        if code is None:
-            continue
-        out.append(
-            model.ExportVariable(
-                name=f"{question.id}_{code}{it.suffix}",
-                label=f"{label}: {_special_label(q, special)}",
-                kind="dichotomy",
-                answer_key=key,
-                spss_type="numeric",
-                spss_format="F1.0",
-                measure="nominal",
-                code=code,
-                value_labels=dichotomy,
-                mr_set=mr_set,
-                special=special,
-                **common,
-            )
-        )
+        if code is not None:
+            add(code, _special_label(q, special), special)
 
 
-def _others(
-    q: model.Questionnaire,
-    question: model.Question,
-    it: _Iteration,
-    label: str,
-    out: list[model.ExportVariable],
-    common: dict,
-) -> None:
-    if question.type not in ("single", "multi"):
+def _others(v: _Vars) -> None:
+    if v.question.type not in ("single", "multi"):
         return
-    lang = q.default_language
-    for option in question.options:
+    for option in v.question.options:
         if option.other is None:
             continue
-        name = f"{option.other.id}{it.suffix}"
+        name = f"{option.other.id}{v.it.suffix}"
         width = option.other.max_length
-        out.append(
-            model.ExportVariable(
-                name=name,
-                label=f"{label}: {_text_label(option.text, lang, it)}",
-                kind="value",
-                answer_key=name,
-                spss_type="string",
-                spss_format=f"A{width}",
-                measure="nominal",
-                width=width,
-                code=option.code,
-                **common,
-            )
+        v.add(
+            "value",
+            name,
+            f"{v.label}: {_text_label(option.text, v.q.default_language, v.it)}",
+            name,
+            spss_type="string",
+            spss_format=f"A{width}",
+            measure="nominal",
+            width=width,
+            code=option.code,
         )
 
 
-def _order(
-    q: model.Questionnaire,
-    question: model.Question,
-    it: _Iteration,
-    label: str,
-    out: list[model.ExportVariable],
-    common: dict,
-) -> None:
+def _order(v: _Vars) -> None:
+    question = v.question
     if question.type in ("single", "multi") and question.randomize:
         items = question.options
     elif question.type == "grid" and question.randomize_rows:
@@ -401,19 +380,15 @@ def _order(
     else:
         return
     width = max(1, sum(len(str(item.code)) for item in items) + len(items) - 1)
-    key = f"{question.id}{it.suffix}"
-    out.append(
-        model.ExportVariable(
-            name=f"{question.id}_ord{it.suffix}",
-            label=f"{label} ({_word(q, 'order')})",
-            kind="order",
-            answer_key=key,
-            spss_type="string",
-            spss_format=f"A{width}",
-            measure="nominal",
-            width=width,
-            **common,
-        )
+    v.add(
+        "order",
+        f"{question.id}_ord{v.it.suffix}",
+        f"{v.label} ({_word(v.q, 'order')})",
+        f"{question.id}{v.it.suffix}",
+        spss_type="string",
+        spss_format=f"A{width}",
+        measure="nominal",
+        width=width,
     )
 
 
