@@ -3,10 +3,15 @@ contact corrections), inbound look-up, heartbeat.
 
 Every screen is rendered here; every change is a POST with the CSRF token that redirects (303)
 to the GET of the case screen, so a reload never submits twice and a reload, crash or lost
-connection comes back to the same question. Forms that change the interview carry its
-``revision``: a tab that is behind (a second window, a double submit) is refused with
-:class:`~cati.services.interviews.StaleInterview`, whose exception view aborts the transaction
-(pyramid_tm) and shows the current question again with a message.
+connection comes back to the same question. The interview's steps (answer, back, language) have a
+second mode for console.js: a POST with the header ``X-Cati-Inline: 1`` (sent only by its
+``fetch``) is answered with the next screen itself, the page the GET would render, plus the case
+URL in ``X-Cati-Location`` for the address bar: one request per answer instead of two.
+
+Forms that change the interview carry its ``revision``: a tab that is behind (a second window, a
+double submit) is refused with :class:`~cati.services.interviews.StaleInterview`, whose exception
+view aborts the transaction (pyramid_tm) and shows the current question again with a message (in
+both modes by a redirect, so console.js then loads the case screen).
 
 Whether the case is the interviewer's *right now* (claimed by them) is checked on every request;
 the permission (``case:interview``) only says they work on the study.
@@ -66,6 +71,9 @@ REASONS = {
     ("case", "blocked"): _("This case is blocked; please ask your supervisor."),
     ("case", "not_in_field"): _("The study is not in field."),
 }
+#: The request header with which console.js asks for the next screen instead of a redirect, and
+#: the response header that tells it the case screen's URL.
+INLINE_HEADER, LOCATION_HEADER = "X-Cati-Inline", "X-Cati-Location"
 #: How often page loads renew a claim's heartbeat.
 HEARTBEAT_EVERY = dt.timedelta(seconds=60)
 #: Engines by questionnaire version (id, checksum); versions are immutable.
@@ -238,6 +246,23 @@ class CaseViews:
 
     def back_to_case(self) -> HTTPSeeOther:
         return HTTPSeeOther(case_url(self.request, self.case.id))
+
+    @property
+    def inline(self) -> bool:
+        """console.js posted the form with ``fetch`` and wants the next screen in the response."""
+        return self.request.headers.get(INLINE_HEADER) == "1"
+
+    def to_case(self, interview: Interview | None = None) -> Any:
+        """After an interview step: the redirect to the case screen (Post/Redirect/Get), or for
+        console.js (:attr:`inline`) that screen itself, as :meth:`show` would render it now (the
+        end text once the step ended the interview), with the case URL in ``X-Cati-Location``."""
+        if not self.inline:
+            return self.back_to_case()
+        self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
+        if not self.mine:
+            return self.ended_page() or self.unavailable()
+        self.keep_alive()
+        return self.page(interview=interview)
 
     def unavailable(self) -> dict[str, Any]:
         """409: the case is someone else's, or no longer this interviewer's."""
@@ -432,7 +457,7 @@ class CaseViews:
             return self.unavailable()
         interview = self.running_interview()
         if interview is None:
-            return self.back_to_case()
+            return self.to_case()
         revision = self.revision()
         if revision != interview.revision:
             raise StaleInterview("stale answer")  # (a form always carries the revision)
@@ -451,7 +476,9 @@ class CaseViews:
             # The form was for another screen than the current one (or an ended interview).
             raise StaleInterview("the form was for another screen") from None
         if result.accepted:
-            return self.back_to_case()
+            return self.to_case(interview)
+        if self.inline:
+            self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
         return self.page(interview=interview, screen=result.screen, entered=submission.entered,
                          errors=result.errors, soft=result.soft, status=422)
 
@@ -461,13 +488,13 @@ class CaseViews:
             return self.unavailable()
         interview = self.running_interview()
         if interview is None:
-            return self.back_to_case()
+            return self.to_case()
         try:
             interviews.back(self.session, interview, self.user, self.request.POST.get("to") or None,
                             revision=self.revision(), now=self.now)
         except EngineError:
             raise StaleInterview("no such screen to go back to") from None
-        return self.back_to_case()
+        return self.to_case(interview)
 
     @view_config(route_name="console.language", request_method="POST")
     def language(self) -> Any:
@@ -475,13 +502,13 @@ class CaseViews:
             return self.unavailable()
         interview = self.running_interview()
         if interview is None:
-            return self.back_to_case()
+            return self.to_case()
         try:
             interviews.set_language(self.session, interview, self.request.POST.get("lang", ""),
                                     revision=self.revision())
         except EngineError:
             flash(self.request, _("The questionnaire is not available in this language."), "error")
-        return self.back_to_case()
+        return self.to_case(interview)
 
     # -- ending the call ----------------------------------------------------------------------
     @view_config(route_name="console.outcome", request_method="GET")
