@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import transaction
 from sqlalchemy import func, select, text
 
@@ -31,3 +33,68 @@ def test_aborted_transaction_writes_nothing(engine, clean_database):
     with tm:
         session = get_tm_session(get_session_factory(engine), tm)
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def _sqlite_engine(path, busy_timeout_ms=15000):
+    from cati.db import get_engine
+
+    engine = get_engine({"sqlalchemy.url": f"sqlite:///{path}", "cati.sqlite_busy_timeout_ms": busy_timeout_ms})
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE arrivals (id INTEGER PRIMARY KEY, who INTEGER)")
+    return engine
+
+
+def test_sqlite_writers_of_one_process_get_the_lock_in_arrival_order(tmp_path):
+    """SQLite's own busy handler polls with growing sleeps, so the writer that has waited longest
+    is the one most likely to oversleep a free lock; the process's queue serves it first."""
+    import threading
+    import time
+
+    engine = _sqlite_engine(tmp_path / "order.sqlite")
+    holder = engine.connect()
+    holder.begin()  # holds the write lock while the others line up
+    threads = []
+
+    def write(who):
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO arrivals (who) VALUES (?)", (who,))
+
+    for who in range(8):
+        thread = threading.Thread(target=write, args=(who,))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.06)  # each one queues before the next arrives
+    holder.commit()
+    holder.close()
+    for thread in threads:
+        thread.join(10)
+    with engine.connect() as connection:
+        order = [row[0] for row in connection.exec_driver_sql("SELECT who FROM arrivals ORDER BY id")]
+    assert order == list(range(8))
+
+
+def test_sqlite_lock_is_given_back_by_rollback_failure_and_invalidation(tmp_path):
+    from cati.db import FifoLock
+
+    engine = _sqlite_engine(tmp_path / "release.sqlite", busy_timeout_ms=2000)
+    with engine.connect() as connection:
+        connection.begin()
+        connection.exec_driver_sql("INSERT INTO arrivals (who) VALUES (1)")
+        connection.rollback()
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.exec_driver_sql("INSERT INTO nowhere VALUES (1)")
+        except Exception:
+            transaction.rollback()
+    with engine.connect() as connection:
+        connection.begin()
+        connection.invalidate()  # the connection is gone mid-transaction
+    started = time.monotonic()
+    with engine.begin() as connection:  # would wait for the timeout if a hold had leaked
+        connection.exec_driver_sql("INSERT INTO arrivals (who) VALUES (2)")
+    assert time.monotonic() - started < 1.0
+    lock = FifoLock()
+    assert lock.acquire(0.01) and not lock.acquire(0.05)
+    lock.release()
+    assert lock.acquire(0.01)
