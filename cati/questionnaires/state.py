@@ -124,7 +124,7 @@ class State:
     def from_dict(cls, data: dict[str, Any]) -> State:
         if data.get("format") != STATE_FORMAT:
             raise ValueError(f"unknown interview state format {data.get('format')!r}")
-        route = copy_json(data["route"])
+        route = _copy_route(data["route"])
         state = cls(
             questionnaire_id=data["questionnaire"]["id"],
             version=data["questionnaire"]["version"],
@@ -132,9 +132,9 @@ class State:
             lang=data["lang"],
             interviewer=data.get("interviewer"),
             sample=copy_json(data.get("sample", {})),
-            answers=copy_json(data.get("answers", {})),
+            answers=_copy_flat(data.get("answers", {})),
             frozen=copy_json(data.get("frozen", {})),
-            orders=copy_json(data.get("orders", {})),
+            orders=_copy_flat(data.get("orders", {})),
             route=route,
             cursor=data.get("cursor", -1),
             stack=copy_json(data.get("stack")),

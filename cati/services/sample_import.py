@@ -32,7 +32,7 @@ from cati.sampling.calling_rules import legal_basis_reason
 from cati.sampling.fieldwork_settings import effective
 from cati.sampling.reader import ContactRecord, RowProblem, SampleReadResult, read_sample
 
-from . import audit
+from . import audit, quotas
 from .dnc import number_hash
 from .studies import current_questionnaire
 
@@ -192,10 +192,17 @@ def import_sample(
     batch.imported, batch.duplicates, batch.invalid = report.imported, len(report.duplicates), report.invalid_rows
     savepoint.commit()
     report.committed = True
+    if report.imported and _quotas_steer_delivery(questionnaire, study):
+        quotas.refresh_holds(session, study)  # new cases of an already full cell are held at once
     audit.record(session, "sample.import", user_id=actor_id, study_id=study.id, target=f"import:{batch.id}",
                  details={"filename": filename, "imported": report.imported, "blocked": report.blocked,
                           "duplicates": len(report.duplicates), "invalid": report.invalid_rows})
     return report
+
+
+def _quotas_steer_delivery(questionnaire: Questionnaire | None, study: Study) -> bool:
+    """Whether new cases may need a hold or a priority band (sample-only quota cells)."""
+    return questionnaire is not None and any(q.sample_only and q.cells for q in questionnaire.quotas)
 
 
 def _db_datetime(value: dt.datetime | None, sqlite: bool) -> Any:

@@ -547,3 +547,17 @@ def test_an_interview_left_active_gives_its_place_back_when_needed(dbsession, st
     assert interview(dbsession, people[1], g=1)[2].disposition == "COMPLETE"
     assert cell(dbsession, study, "geschlecht", "m") == (1, 0)
     assert quotas.recount(dbsession, study) == []
+
+
+def test_cases_imported_into_a_full_sample_cell_are_held_at_once(dbsession, study, people):
+    add_cases(dbsession, study, [1])
+    case, _, ended = interview(dbsession, people[0])
+    assert (case.fields["region"], ended.disposition) == (1, "COMPLETE")
+    update_settings(dbsession, study, {"quota.region.nord": "1"})  # full now
+    add_cases(dbsession, study, [1, 2, 1])
+    fresh = dbsession.scalars(select(Case).where(Case.study_id == study.id, Case.id != case.id)
+                              .order_by(Case.id)).all()
+    assert [(c.fields["region"], c.state, c.block_kind) for c in fresh] == [
+        (1, "blocked", "quota"), (2, "ready", ""), (1, "blocked", "quota")]
+    assert next_case(dbsession, people[1], now=NOW).case.fields["region"] == 2
+    assert next_case(dbsession, people[2], now=NOW) is None
