@@ -1,5 +1,9 @@
 """One whole interview of an example questionnaire in Chromium, by keyboard only.
 
+console.js sends every step (answers, Back, the interview language) with fetch and shows the next
+screen from the response: the test watches the requests to see that each step is one fetch POST
+and that no page is loaded (nor the stylesheet and script again) until the interview has ended.
+
 The app runs under waitress in a thread, on its own SQLite file, with the customer-satisfaction
 example (``questionnaires/kundendienst_zufriedenheit.yaml``) and its demo sample. The console's
 clock is set to a Tuesday morning so that the calling hours are open whenever the test runs.
@@ -17,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -84,6 +89,17 @@ def screen(page: Any) -> tuple[str, str]:
     return form.get_attribute("data-type") or "", page.locator("#answer-form input[name=key]").get_attribute("value")
 
 
+#: The content replaced: a new #console, without the mark put on the old one.
+NEW_SCREEN = "() => { const c = document.getElementById('console'); return c && !c.hasAttribute('data-old'); }"
+
+
+def step(page: Any, press: Any) -> None:
+    """Do ``press()`` and wait until console.js has put the next screen on the page."""
+    page.evaluate("document.getElementById('console').setAttribute('data-old', '')")
+    press()
+    page.wait_for_function(NEW_SCREEN)
+
+
 def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path: Path) -> None:
     require_chromium()
     from playwright.sync_api import sync_playwright
@@ -118,8 +134,18 @@ def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path
             assert "Anna vom Institut Feldblick" in page.locator(".intro").inner_text()
             keyboard.press("Enter")  # start the interview (the focused button)
             page.wait_for_selector("#answer-form")
+            case_url = page.url
+            requests: list[tuple[str, str, str]] = []
+            page.on("request", lambda r: requests.append((r.method, r.resource_type, urlsplit(r.url).path)))
+
+            # The interview language (buttons, sent with their value) and back again, inline.
+            step(page, lambda: page.locator("#interview-language-form button[lang=en]").click())
+            assert "Am I speaking with" in page.locator("#q-text").inner_text() and page.url == case_url
+            step(page, lambda: page.locator("#interview-language-form button[lang=de]").click())
+            assert "Guten Tag, hier ist Anna" in page.locator("#q-text").inner_text()
 
             seen: list[str] = []
+            went_back = False
             for _ in range(30):
                 kind, key = screen(page)
                 if not key:
@@ -145,15 +171,26 @@ def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path
                 elif kind == "numeric":
                     keyboard.type("3")
                 before = page.url, key
-                with page.expect_navigation():
-                    keyboard.press("Enter")
+                step(page, lambda: keyboard.press("Enter"))
                 assert screen(page)[1] != before[1] or page.locator(".field-error").count() == 0, before
+                assert page.url == case_url  # the address bar names the case, not the form's action
+                if key == "Z1" and not went_back:  # Backspace: back to Z1 (its answer kept), Enter: on again
+                    went_back = True
+                    step(page, lambda: keyboard.press("Backspace"))
+                    assert screen(page)[1] == "Z1" and page.locator("#opt-1").is_checked()
+                    step(page, lambda: keyboard.press("Enter"))
             else:
                 pytest.fail(f"the interview did not end: {seen}")
 
             assert seen[:4] == ["Z1", "Z2", "Z3", "N1"] and "C1" in seen and seen[-1] == "X1", seen
             assert "Interview abgeschlossen" in page.locator("h1").inner_text()
             assert "Vielen Dank für Ihre Zeit" in page.locator(".read-out").inner_text()
+            # Each step was one fetch POST; no page, stylesheet or script was loaded meanwhile.
+            posts = [(kind, path.rsplit("/", 1)[-1]) for method, kind, path in requests if method == "POST"]
+            assert posts.count(("fetch", "answer")) == len(seen) + 1, posts  # + Z1 once more
+            assert posts.count(("fetch", "language")) == 2 and posts.count(("fetch", "back")) == 1, posts
+            assert {kind for kind, _action in posts} == {"fetch"}, posts
+            assert [r for r in requests if r[1] in ("document", "stylesheet", "script")] == [], requests
             finished = page.url
             with page.expect_navigation():
                 keyboard.press("n")  # straight on to the next case

@@ -1,6 +1,10 @@
-/* cati interviewer console: keyboard shortcuts, focus and a heartbeat. No framework, no external
- * files. Every action is an ordinary form submission, so the console works without this file;
- * it only makes the keyboard faster:
+/* cati interviewer console: keyboard shortcuts, focus, a heartbeat, one request per answer. No
+ * framework, no external files. Every action is an ordinary form, so the console works without
+ * this file (Post/Redirect/Get: two requests per answer). With it, the interview's forms (answer,
+ * back, interview language) are sent with fetch and the header X-Cati-Inline: 1, and the next
+ * screen in the response replaces the page's content. Anything else (a redirect, another status,
+ * no connection) falls back to the ordinary submission or a page load; the form's revision keeps
+ * an answer from being stored twice. The keys:
  *
  *   digits            type an answer code (several digits for codes like 96); Enter chooses and
  *                     goes on; in multiple-answer questions Space ticks/unticks the typed code;
@@ -13,17 +17,21 @@
 (function () {
   "use strict";
 
-  var root = document.getElementById("console");
-  if (!root) {
-    return;
-  }
-  var phase = root.getAttribute("data-phase");
-  var answerForm = document.getElementById("answer-form");
-  var outcomeForm = document.getElementById("outcome-form");
-  var startForm = document.getElementById("start-form");
+  var TEXT_TYPES = ["text", "tel", "date", "time", "number", "search", "email", "password", "url"];
+  var INLINE_FORMS = ["answer-form", "interview-language-form"];
+  // The page's state: set by init() on load and after every screen that replaced the content.
+  var root = null;
+  var phase = null;
+  var answerForm = null;
+  var outcomeForm = null;
+  var startForm = null;
+  var gridRows = [];
+  var currentRow = 0;
+  var banner = null;
+  // Across screens.
   var buffer = "";
   var bufferTimer = null;
-  var TEXT_TYPES = ["text", "tel", "date", "time", "number", "search", "email", "password", "url"];
+  var heartbeatTimer = null;
 
   function $$(selector, scope) {
     return Array.prototype.slice.call((scope || document).querySelectorAll(selector));
@@ -51,16 +59,119 @@
     }
   }
 
-  // ---- submitting: once per page ------------------------------------------------------------
-  $$("form").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (form.getAttribute("data-sent")) {
-        event.preventDefault();  // a double Enter: the first submission is on its way
-        return;
+  // ---- submitting: once per page; interview steps in one request ----------------------------
+  function onSubmit(event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form || form.tagName !== "FORM") {
+      return;
+    }
+    if (form.getAttribute("data-sent")) {
+      event.preventDefault();  // a double Enter: the first submission is on its way
+      return;
+    }
+    form.setAttribute("data-sent", "1");
+    // event.submitter (null when there is no button) tells which button was pressed: without it
+    // the browser's own submission keeps DK/REF, confirm and Back.
+    if (INLINE_FORMS.indexOf(form.id) >= 0 && root && root.contains(form) && event.submitter !== undefined
+        && window.fetch && window.DOMParser && window.URLSearchParams && window.history.replaceState) {
+      event.preventDefault();
+      sendInline(form, event.submitter);
+    }
+  }
+
+  /* The case screen's path (the response's X-Cati-Location, else the page's own). Only the path:
+   * the history accepts nothing of another origin. */
+  function casePath(location) {
+    var url = new URL(location || root.getAttribute("data-case-url") || window.location.href, window.location.href);
+    return url.pathname + url.search;
+  }
+
+  /* What the browser would have sent without this file; it does not come back here. */
+  function submitNatively(form, submitter) {
+    if (!form.isConnected) {
+      window.location.assign(casePath(null));
+      return;
+    }
+    if (submitter && submitter.name) {
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = submitter.name;
+      field.value = submitter.value;
+      form.appendChild(field);
+    }
+    if (submitter && submitter.hasAttribute("formaction")) {
+      form.setAttribute("action", submitter.formAction);
+    }
+    HTMLFormElement.prototype.submit.call(form);
+  }
+
+  function sendInline(form, submitter) {
+    var data = new FormData(form);
+    if (submitter && submitter.name) {
+      data.append(submitter.name, submitter.value);
+    }
+    var action = submitter && submitter.hasAttribute("formaction") ? submitter.formAction : form.action;
+    var fallback = casePath(null);
+    var shown = false;
+    window.fetch(action, {
+      method: "POST",
+      body: new URLSearchParams(data),
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "X-Cati-Inline": "1", "Accept": "text/html" }
+    }).then(function (response) {
+      if (response.type === "opaqueredirect") {
+        // Refused with a redirect (an old revision: another tab was faster); its message waits in
+        // the session for the case screen.
+        window.location.assign(fallback);
+        return null;
       }
-      form.setAttribute("data-sent", "1");
+      var type = response.headers.get("Content-Type") || "";
+      if ((response.status !== 200 && response.status !== 422) || type.indexOf("text/html") !== 0) {
+        submitNatively(form, submitter);
+        return null;
+      }
+      return response.text().then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        if (!doc.getElementById("console") || !doc.getElementById("main") || !document.getElementById("main")) {
+          submitNatively(form, submitter);
+          return;
+        }
+        shown = true;
+        showScreen(doc, response.headers.get("X-Cati-Location"));
+      });
+    }).catch(function () {
+      if (shown) {
+        window.location.assign(fallback);  // the new screen broke half-way: load it properly
+      } else {
+        submitNatively(form, submitter);  // no answer from the server: the revision guards a repeat
+      }
     });
-  });
+  }
+
+  /* The response's content replaces the page's (the stylesheet and this script stay). */
+  function showScreen(doc, location) {
+    var main = document.getElementById("main");
+    var keep = function (el) { return el.tagName === "LINK" || el.tagName === "SCRIPT"; };
+    Array.prototype.slice.call(main.children).forEach(function (el) {
+      if (!keep(el)) {
+        el.remove();
+      }
+    });
+    Array.prototype.slice.call(doc.getElementById("main").children).forEach(function (el) {
+      if (!keep(el)) {
+        main.appendChild(el);
+      }
+    });
+    document.title = doc.title;
+    window.history.replaceState(null, "", casePath(location));
+    window.scrollTo(0, 0);
+    init();
+    var first = main.querySelector("[autofocus]");
+    if (first) {
+      first.focus();
+    }
+  }
 
   function submit(form, submitter) {
     if (!form) {
@@ -105,9 +216,6 @@
   }
 
   // ---- grids --------------------------------------------------------------------------------
-  var gridRows = answerForm ? $$("table.grid tbody tr", answerForm) : [];
-  var currentRow = 0;
-
   function rowAnswered(row) {
     return $$("input[type=radio]", row).some(function (i) { return i.checked; });
   }
@@ -132,14 +240,6 @@
     if (focusable) {
       focusable.focus();
     }
-  }
-
-  if (gridRows.length) {
-    var firstOpen = gridRows.findIndex(function (row) { return !rowAnswered(row); });
-    showRow(firstOpen >= 0 ? firstOpen : 0);
-    gridRows.forEach(function (row, index) {
-      row.addEventListener("focusin", function () { showRow(index); });
-    });
   }
 
   // ---- the interview screen -----------------------------------------------------------------
@@ -368,13 +468,8 @@
     return false;
   }
 
-  if (outcomeForm) {
-    outcomeForm.addEventListener("change", syncOutcomeFields);
-    syncOutcomeFields();
-  }
-
   // ---- one key handler for the page ---------------------------------------------------------
-  document.addEventListener("keydown", function (event) {
+  function onKey(event) {
     if (event.defaultPrevented || event.isComposing) {
       return;
     }
@@ -405,16 +500,9 @@
     if (handled) {
       event.preventDefault();
     }
-  });
-
-  if (answerForm) {
-    answerForm.setAttribute("tabindex", "-1");  // Esc from a field lands here; keys keep working
   }
 
   // ---- heartbeat: keeps the claim while the interviewer works --------------------------------
-  var heartbeatUrl = root.getAttribute("data-heartbeat-url");
-  var banner = null;
-
   function showBanner(message) {
     if (!message) {
       return;
@@ -429,7 +517,8 @@
   }
 
   function beat() {
-    if (!window.fetch) {
+    var heartbeatUrl = root.getAttribute("data-heartbeat-url");
+    if (!window.fetch || !heartbeatUrl) {
       return;
     }
     window.fetch(heartbeatUrl, {
@@ -448,7 +537,44 @@
     });
   }
 
-  if (heartbeatUrl) {
-    window.setInterval(beat, 60000);
+  // ---- the page ------------------------------------------------------------------------------
+  /* The state of the screen on show: on load and after every screen that replaced the content
+   * (its elements are new; the document's handlers and the heartbeat's timer are not). */
+  function init() {
+    root = document.getElementById("console");
+    if (!root) {
+      return false;
+    }
+    phase = root.getAttribute("data-phase");
+    answerForm = document.getElementById("answer-form");
+    outcomeForm = document.getElementById("outcome-form");
+    startForm = document.getElementById("start-form");
+    banner = null;
+    setBuffer("");
+    gridRows = answerForm ? $$("table.grid tbody tr", answerForm) : [];
+    currentRow = 0;
+    if (gridRows.length) {
+      var firstOpen = gridRows.findIndex(function (row) { return !rowAnswered(row); });
+      showRow(firstOpen >= 0 ? firstOpen : 0);
+      gridRows.forEach(function (row, index) {
+        row.addEventListener("focusin", function () { showRow(index); });
+      });
+    }
+    if (outcomeForm) {
+      outcomeForm.addEventListener("change", syncOutcomeFields);
+      syncOutcomeFields();
+    }
+    if (answerForm) {
+      answerForm.setAttribute("tabindex", "-1");  // Esc from a field lands here; keys keep working
+    }
+    if (heartbeatTimer === null && root.getAttribute("data-heartbeat-url")) {
+      heartbeatTimer = window.setInterval(beat, 60000);
+    }
+    return true;
+  }
+
+  if (init()) {
+    document.addEventListener("submit", onSubmit);
+    document.addEventListener("keydown", onKey);
   }
 }());
