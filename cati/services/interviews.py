@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -52,6 +52,21 @@ def _engine(version_id: int, sha256: str, source: str) -> Engine:
 def engine_for(version: QuestionnaireVersion) -> Engine:
     """The engine of a stored questionnaire version, built once per process."""
     return _engine(version.id, version.sha256, version.source)
+
+
+_ENGINES: dict[tuple[int, str | None], Engine] = {}
+_VERSION_SHA = select(QuestionnaireVersion.sha256).where(QuestionnaireVersion.id == bindparam("id"))
+
+
+def engine_of(session: Session, version_id: int) -> Engine:
+    """The engine of version ``version_id`` for every step of an interview: versions never change,
+    so only their checksum is read (ids alone are reused when a test database is emptied), and the
+    version with its questionnaire text is loaded the first time only."""
+    key = (version_id, session.scalar(_VERSION_SHA, {"id": version_id}))
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES.setdefault(key, engine_for(session.get(QuestionnaireVersion, version_id)))
+    return engine
 
 
 @dataclass(frozen=True)
@@ -86,8 +101,7 @@ def open_for_case(session: Session, case: Case, user: User, *, now: dt.datetime 
         raise InterviewError("this case is not yours: it is being worked on by someone else or was released")
     interview = session.scalar(select(Interview).where(Interview.case_id == case.id))
     if interview is not None:
-        version = session.get(QuestionnaireVersion, interview.version_id)
-        engine = engine_for(version)
+        engine = engine_of(session, interview.version_id)
         if interview.status == "broken_off":
             interview.status = "active"
             interview.updated_at = now or utcnow()
@@ -161,7 +175,7 @@ def answer(
 ) -> Result:
     """Validate and store an answer to the current screen; end the interview if the route ends."""
     _check_revision(interview, revision)
-    engine = engine_for(session.get(QuestionnaireVersion, interview.version_id))
+    engine = engine_of(session, interview.version_id)
     state = _state(interview)
     before = dict(state.answers)
     study = session.get(Study, interview.study_id)
@@ -182,7 +196,7 @@ def forward(session: Session, interview: Interview, user: User, *, confirm_soft:
             revision: int | None = None, now: dt.datetime | None = None) -> Result:
     """Go on from an info screen or a revisited question, keeping its answer."""
     _check_revision(interview, revision)
-    engine = engine_for(session.get(QuestionnaireVersion, interview.version_id))
+    engine = engine_of(session, interview.version_id)
     state = _state(interview)
     study = session.get(Study, interview.study_id)
     result = engine.forward(state, confirm_soft=confirm_soft, now=now, gate=quotas.gate_for(session, study, interview))
@@ -198,7 +212,7 @@ def back(session: Session, interview: Interview, user: User, to_key: str | None 
     _check_revision(interview, revision)
     if interview.status not in ("active", "broken_off"):
         raise InterviewError("the interview has ended; a supervisor can reopen it")
-    engine = engine_for(session.get(QuestionnaireVersion, interview.version_id))
+    engine = engine_of(session, interview.version_id)
     state = _state(interview)
     screen = engine.back(state, to_key, now=now)
     _store(session, interview, engine, state, now)
@@ -207,7 +221,7 @@ def back(session: Session, interview: Interview, user: User, to_key: str | None 
 
 def set_language(session: Session, interview: Interview, lang: str, *, revision: int | None = None) -> Screen | Ended:
     _check_revision(interview, revision)
-    engine = engine_for(session.get(QuestionnaireVersion, interview.version_id))
+    engine = engine_of(session, interview.version_id)
     state = _state(interview)
     screen = engine.set_language(state, lang)
     _store(session, interview, engine, state, None)
