@@ -259,10 +259,7 @@ class CaseViews:
         if not self.inline:
             return self.back_to_case()
         self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
-        if not self.mine:
-            return self.ended_page() or self.unavailable()
-        self.keep_alive()
-        return self.page(interview=interview)
+        return self.show(interview)
 
     def unavailable(self) -> dict[str, Any]:
         """409: the case is someone else's, or no longer this interviewer's."""
@@ -407,11 +404,12 @@ class CaseViews:
 
     # -- the screen ---------------------------------------------------------------------------
     @view_config(route_name="console.case", request_method="GET")
-    def show(self) -> Any:
+    def show(self, interview: Interview | None = None) -> Any:
+        """The case screen (``interview``: the case's, when the caller has it loaded already)."""
         if not self.mine:
             return self.ended_page() or self.unavailable()
         self.keep_alive()
-        return self.page()
+        return self.page(interview=interview)
 
     @view_config(route_name="console.heartbeat", request_method="POST", renderer="json")
     def beat(self) -> dict[str, Any]:
