@@ -30,10 +30,9 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render
 from pyramid.settings import asbool
 from pyramid.view import exception_view_config, view_config, view_defaults
-from sqlalchemy import bindparam, select
 from zope.sqlalchemy import mark_changed
 
-from cati.models import Interview, QuestionnaireVersion, User
+from cati.models import Interview, User
 from cati.models.meta import utcnow
 from cati.questionnaires.engine import Ended, Engine, EngineError, Screen
 from cati.questionnaires.render import format_number
@@ -77,8 +76,6 @@ INLINE_HEADER, LOCATION_HEADER = "X-Cati-Inline", "X-Cati-Location"
 #: How often page loads renew a claim's heartbeat.
 HEARTBEAT_EVERY = dt.timedelta(seconds=60)
 #: Engines by questionnaire version (id, checksum); versions are immutable.
-_ENGINES: dict[tuple[int, str | None], Engine] = {}
-_VERSION_SHA = select(QuestionnaireVersion.sha256).where(QuestionnaireVersion.id == bindparam("id"))
 #: Outcome groups on the outcome panel, in this order.
 OUTCOME_GROUPS = (
     ("not_reached", _("Not reached")),
@@ -278,15 +275,7 @@ class CaseViews:
         return console.interview_of(self.session, self.case)
 
     def engine(self, interview: Interview) -> Engine:
-        """The interview's engine. Versions never change, so it is kept per process by version id
-        and checksum (ids alone are reused when a test database is emptied), and the version with
-        its questionnaire text is loaded only the first time."""
-        key = (interview.version_id, self.session.scalar(_VERSION_SHA, {"id": interview.version_id}))
-        engine = _ENGINES.get(key)
-        if engine is None:
-            version = self.session.get(QuestionnaireVersion, interview.version_id)
-            engine = _ENGINES.setdefault(key, interviews.engine_for(version))
-        return engine
+        return interviews.engine_of(self.session, interview.version_id)
 
     def ended_page(self) -> dict[str, Any] | None:
         """After the last answer the case is released; its interviewer still sees the end text
