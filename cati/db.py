@@ -15,12 +15,21 @@ handler, which polls with sleeps growing to 100 ms: a transaction that arrives w
 held waits for the next poll, not for the commit, and an unlucky one keeps losing the race for
 seconds (a 1 s p99 for 28 ms median answer submissions, and logins timing out behind argon2). The
 busy timeout still governs waits for other processes (the CLI, an export worker).
+
+Read-only transactions are the exception: on a connection with the execution option
+``cati_read_only=True`` (:func:`read_only_engine`, :func:`read_only_session`) SQLite gets a plain
+deferred ``BEGIN`` and no place in the queue, so it reads its WAL snapshot while writers come and
+go and never holds the write lock; it must not write. On PostgreSQL it is an ordinary transaction
+declared ``READ ONLY``. Logins use one to verify the password (argon2, 50-150 ms of CPU) before the
+request's writing transaction begins, so a burst of logins does not stall everybody's writes.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import zope.sqlalchemy
@@ -63,6 +72,12 @@ class FifoLock:
 
 
 _HOLDS = "cati.fifo_lock_held"
+#: Execution option of connections whose transactions only read (see the module docstring).
+READ_ONLY = "cati_read_only"
+
+
+def _read_only(connection: Any) -> bool:
+    return bool(connection.get_execution_options().get(READ_ONLY))
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -91,6 +106,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if _read_only(connection):
+            connection.exec_driver_sql("BEGIN")  # deferred: takes no lock a writer needs
+            return
         # Past the timeout go on without the queue: SQLite's busy timeout then has the last word.
         if queue.acquire(timeout):
             connection.info[_HOLDS] = True
@@ -122,11 +140,26 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             queue.release()
 
 
+def _configure_read_only(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if _read_only(connection):  # the driver has not sent BEGIN yet: this opens the transaction
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
 def get_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, settings.get("cati.sqlite_busy_timeout_ms", 15000))
+    else:
+        _configure_read_only(engine)
     return engine
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they take neither the queue nor the
+    write lock (see the module docstring)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def get_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -163,3 +196,24 @@ def includeme(config: Any) -> None:
         return get_tm_session(factory, request.tm, request)
 
     config.add_request_method(dbsession, reify=True)
+    config.registry["dbengine_read_only"] = read_only_engine(engine)
+
+
+@contextmanager
+def read_only_session(request: Any) -> Iterator[Session]:
+    """A session for reads made before the request's own transaction begins, in a read-only
+    transaction of its own that ends (rolled back) when the block is left. Nothing it loads may be
+    written through ``request.dbsession``: pass ids or values across.
+
+    Tests that hand in ``cati.dbsession`` get that session back, since the data they set up is only
+    visible inside their transaction."""
+    shared = request.environ.get("cati.dbsession")
+    if shared is not None:
+        yield shared
+        return
+    registry = request.registry
+    session = registry["dbsession_factory"](bind=registry["dbengine_read_only"])
+    try:
+        yield session
+    finally:
+        session.close()

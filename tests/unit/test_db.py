@@ -98,3 +98,39 @@ def test_sqlite_lock_is_given_back_by_rollback_failure_and_invalidation(tmp_path
     assert lock.acquire(0.01) and not lock.acquire(0.05)
     lock.release()
     assert lock.acquire(0.01)
+
+
+def test_sqlite_read_only_transaction_takes_neither_queue_nor_write_lock(tmp_path):
+    """A read-only transaction (``cati_read_only``) begins deferred and outside the queue: it reads
+    while another connection holds the write lock, and a writer does not wait for it."""
+    engine = _sqlite_engine(tmp_path / "read-only.sqlite", busy_timeout_ms=300)
+    reader_engine = engine.execution_options(cati_read_only=True)
+    holder = engine.connect()
+    holder.begin()  # holds the queue and the write lock
+    holder.exec_driver_sql("INSERT INTO arrivals (who) VALUES (1)")
+    started = time.monotonic()
+    with reader_engine.connect() as reader, reader.begin():
+        assert reader.exec_driver_sql("SELECT count(*) FROM arrivals").scalar() == 0  # not yet committed
+    assert time.monotonic() - started < 0.25
+    holder.commit()
+    holder.close()
+    with reader_engine.connect() as reader, reader.begin():
+        assert reader.exec_driver_sql("SELECT count(*) FROM arrivals").scalar() == 1
+        started = time.monotonic()
+        with engine.begin() as writer:  # the open read transaction holds nothing a writer needs
+            writer.exec_driver_sql("INSERT INTO arrivals (who) VALUES (2)")
+        assert time.monotonic() - started < 0.25
+        assert reader.exec_driver_sql("SELECT count(*) FROM arrivals").scalar() == 1  # its snapshot
+
+
+def test_read_only_transaction_reads_and_leaves_the_connection_as_it_was(engine):
+    from cati.db import read_only_engine
+
+    postgresql = engine.dialect.name == "postgresql"
+    with read_only_engine(engine).connect() as connection, connection.begin():
+        assert connection.scalar(select(func.count()).select_from(AuditEvent)) >= 0
+        if postgresql:
+            assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+    if postgresql:
+        with engine.connect() as connection, connection.begin():
+            assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "off"
