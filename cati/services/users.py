@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -114,7 +115,42 @@ class LoginResult:
     retry_after: int = 0
 
 
-def authenticate(
+@dataclass(frozen=True)
+class LoginCheck:
+    """What :func:`check_login` found, handed to :func:`finish_login`. ``password_hash`` is the hash
+    the password was verified against (``None``: no such user)."""
+
+    username: str
+    remote_addr: str
+    now: dt.datetime
+    max_failures: int
+    lockout_seconds: int
+    retry_after: int = 0  # > 0: throttled, nothing was verified
+    password_hash: str | None = None
+    verified: bool = False
+
+
+def _retry_after(session: Session, check: LoginCheck) -> int:
+    """Seconds until the throttle lets this username/address try again; 0 if it does now."""
+    now = check.now
+    since = now - dt.timedelta(seconds=check.lockout_seconds)
+    recent_user = session.scalars(
+        select(LoginFailure.at).where(LoginFailure.username == check.username, LoginFailure.at >= since)
+    ).all()
+    recent_addr = 0
+    if check.remote_addr:
+        recent_addr = session.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.remote_addr == check.remote_addr, LoginFailure.at >= since)
+        ) or 0
+    if len(recent_user) < check.max_failures and recent_addr < 5 * check.max_failures:
+        return 0
+    oldest = min(recent_user) if len(recent_user) >= check.max_failures else now
+    return max(1, int((oldest + dt.timedelta(seconds=check.lockout_seconds) - now).total_seconds()))
+
+
+def check_login(
     session: Session,
     username: str,
     password: str,
@@ -123,35 +159,52 @@ def authenticate(
     max_failures: int = 5,
     lockout_seconds: int = 300,
     now: dt.datetime | None = None,
-) -> LoginResult:
-    """Check a login. After ``max_failures`` failures within ``lockout_seconds`` for a username
-    (or from one address, at five times that many) further attempts are refused until the window
-    has passed, even with the right password, so guessing cannot continue."""
-    now = now or utcnow()
-    username = username.strip().lower()[:64]
-    since = now - dt.timedelta(seconds=lockout_seconds)
-    recent_user = session.scalars(
-        select(LoginFailure.at).where(LoginFailure.username == username, LoginFailure.at >= since)
-    ).all()
-    recent_addr = 0
-    if remote_addr:
-        recent_addr = session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.remote_addr == remote_addr, LoginFailure.at >= since)
-        ) or 0
-    if len(recent_user) >= max_failures or recent_addr >= 5 * max_failures:
-        oldest = min(recent_user) if len(recent_user) >= max_failures else now
-        retry_after = max(1, int((oldest + dt.timedelta(seconds=lockout_seconds) - now).total_seconds()))
-        return LoginResult(None, throttled=True, retry_after=retry_after)
+) -> LoginCheck:
+    """The slow, read-only half of :func:`authenticate`: the throttle, then the password against the
+    user's hash (or a dummy one). Writes nothing, so the web runs it in a read-only transaction,
+    outside the SQLite write lock."""
+    check = LoginCheck(
+        username=username.strip().lower()[:64], remote_addr=remote_addr, now=now or utcnow(),
+        max_failures=max_failures, lockout_seconds=lockout_seconds,
+    )
+    retry_after = _retry_after(session, check)
+    if retry_after:
+        return replace(check, retry_after=retry_after)
+    password_hash = session.scalar(select(User.password_hash).where(User.username == check.username))
+    verified = verify_password(password_hash or _DUMMY_HASH, password)
+    return replace(check, password_hash=password_hash, verified=verified)
 
-    user = session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+
+def finish_login(session: Session, check: LoginCheck, password: str) -> LoginResult:
+    """The writing half of :func:`authenticate`, in the transaction that stores its outcome: records
+    the failure, or clears the failures and notes the login. The throttle is asked again (attempts
+    verified side by side must not get past it); a hash that changed since :func:`check_login` is
+    verified again."""
+    if check.retry_after:
+        return LoginResult(None, throttled=True, retry_after=check.retry_after)
+    retry_after = _retry_after(session, check)
+    if retry_after:
+        return LoginResult(None, throttled=True, retry_after=retry_after)
+    user = session.scalar(select(User).where(User.username == check.username))
+    ok = check.verified
+    if user is not None and user.password_hash != check.password_hash:
+        ok = verify_password(user.password_hash, password)
     if user is None or not ok or not user.active:
-        session.add(LoginFailure(username=username, remote_addr=remote_addr[:64], at=now))
+        session.add(LoginFailure(username=check.username, remote_addr=check.remote_addr[:64], at=check.now))
         return LoginResult(None)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-    user.last_login_at = now
+    session.execute(delete(LoginFailure).where(LoginFailure.username == check.username))
+    user.last_login_at = check.now
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return LoginResult(user)
+
+
+def authenticate(session: Session, username: str, password: str, **options: Any) -> LoginResult:
+    """Check a login (``options``: those of :func:`check_login`). After ``max_failures`` failures
+    within ``lockout_seconds`` for a username (or from one address, at five times that many) further
+    attempts are refused until the window has passed, even with the right password, so guessing
+    cannot continue.
+
+    :func:`check_login` then :func:`finish_login` in one session; callers that can, read in a
+    read-only transaction first and finish in the writing one (see the login view)."""
+    return finish_login(session, check_login(session, username, password, **options), password)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+import webtest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from cati.models import LoginFailure
+from cati.models import LoginFailure, User
+from cati.services import users
 
-from .conftest import PASSWORD, csrf_token, login
+from .conftest import PASSWORD, add_user, csrf_token, login
 
 
 class TestLogin:
@@ -102,6 +107,55 @@ class TestFailedLogin:
         response = login(app, "rita", PASSWORD)
         assert response.status_int == 429
         assert "Too many failed logins. Please try again in 5 minutes." in response.text
+
+    def test_throttled_attempt_computes_no_hash(self, world, browser, settings, monkeypatch):
+        app = browser()
+        for _ in range(int(settings["cati.login_max_failures"])):
+            login(app, "rita", "wrong password")
+        verified = []
+        monkeypatch.setattr(users, "verify_password", lambda *args: verified.append(args) or True)
+        assert login(app, "rita", PASSWORD).status_int == 429
+        assert verified == []
+
+
+class TestLoginAndTheSQLiteWriteLock:
+    """Requests run in their real transactions here (committed, on the session's database file),
+    not inside the test's rolled-back one."""
+
+    @pytest.fixture
+    def committed_app(self, app, engine, clean_database):
+        if engine.dialect.name != "sqlite":
+            pytest.skip("the write lock is SQLite's")
+        with Session(engine) as session, session.begin():
+            add_user(session, "rita", "researcher", display_name="Rita Researcher")
+        return webtest.TestApp(app, extra_environ={"HTTP_HOST": "cati.test", "REMOTE_ADDR": "192.0.2.10"})
+
+    def test_password_is_verified_while_others_can_write(self, committed_app, engine, monkeypatch):
+        # Argon2 takes 50-150 ms: holding the write lock meanwhile would stall every answer
+        # submission behind each login.
+        verify_password, writes = users.verify_password, []
+
+        def verify_while_another_connection_writes(password_hash, password):
+            other = sqlite3.connect(engine.url.database, timeout=0.2, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                writes.append("written")
+            except sqlite3.OperationalError as error:
+                writes.append(str(error))
+            finally:
+                other.close()
+            return verify_password(password_hash, password)
+
+        monkeypatch.setattr(users, "verify_password", verify_while_another_connection_writes)
+        assert login(committed_app, "rita", "wrong password").status_int == 422
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(LoginFailure)) == 1
+        assert login(committed_app, "rita").status_int == 303
+        assert writes == ["written", "written"]
+        with Session(engine) as session:  # the writing half still ran, in the request's transaction
+            assert session.scalar(select(func.count()).select_from(LoginFailure)) == 0
+            assert session.scalar(select(User.last_login_at).where(User.username == "rita")) is not None
 
 
 class TestLogout:

@@ -9,7 +9,8 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
 from pyramid.view import view_config, view_defaults
 
-from cati.services.users import authenticate
+from cati.db import read_only_session
+from cati.services.users import check_login, finish_login
 
 from ..i18n import LOCALE_COOKIE, LOCALES, _, pluralize
 from ..schemas import LoginSchema, validate
@@ -42,17 +43,21 @@ class LoginViews:
         if errors:
             return self._form(422, username=request.POST.get("username", ""), errors=errors)
         settings = request.registry.settings
+        # Argon2 runs in a read-only transaction before request.dbsession begins: on SQLite the
+        # request's transaction holds the write lock, and every writer would wait out the hash.
+        with read_only_session(request) as reader:
+            check = check_login(
+                reader,
+                values["username"],
+                values["password"],
+                remote_addr=request.client_addr or "",
+                max_failures=int(settings.get("cati.login_max_failures", 5)),
+                lockout_seconds=int(settings.get("cati.login_lockout_seconds", 300)),
+            )
         # The failed attempt is stored by the service and committed with this request: pyramid_tm
         # commits 4xx responses (no commit veto is configured, and none must be, or the throttle
         # would never see a failure).
-        result = authenticate(
-            request.dbsession,
-            values["username"],
-            values["password"],
-            remote_addr=request.client_addr or "",
-            max_failures=int(settings.get("cati.login_max_failures", 5)),
-            lockout_seconds=int(settings.get("cati.login_lockout_seconds", 300)),
-        )
+        result = finish_login(request.dbsession, check, values["password"])
         if result.throttled:
             minutes = max(1, math.ceil(result.retry_after / 60))
             request.response.headers["Retry-After"] = str(result.retry_after)
