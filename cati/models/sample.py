@@ -175,6 +175,9 @@ class Attempt(Base):
     __table_args__ = (
         Index("ix_attempts_study_id_started_at", "study_id", "started_at"),
         Index("ix_attempts_user_id_started_at", "user_id", "started_at"),
+        # Covering the productivity report: a day of a study read from the index alone.
+        Index("ix_attempts_study_id_started_at_figures", "study_id", "started_at", "user_id", "ended_at", "outcome",
+              "aapor", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
