@@ -13,8 +13,11 @@ How:
 * the database (a SQLite file, or a private PostgreSQL server from ``tests.pgserver``) is seeded
   with a long questionnaire (so that no interview ends during the run) and ``--interviewers``
   interviewers, each holding a claimed case with an open interview;
-* the app runs under waitress (``--threads``, default 8) in a subprocess, configured as in
-  production (no template reloading);
+* the app runs under waitress (``--threads``, default 8) in ``--processes`` subprocesses sharing
+  the port (``SO_REUSEPORT``), configured as in production (no template reloading): by default one
+  process on SQLite (the embedded single-machine set-up: one process, whose transactions queue in
+  order for SQLite's one writer) and two on PostgreSQL (several app processes is how PostgreSQL is
+  deployed; one Python process cannot use a second core);
 * the load comes from another process (this script, ``load`` subcommand; stdlib ``http.client``
   and threads, one keep-alive connection per interviewer) that logs every interviewer in through
   the login form and then replays answers with the tokens and revisions read from the pages:
@@ -185,18 +188,35 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextlib.contextmanager
-def server(args: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server(args: list[str], port: int, log: Path, processes: int = 1) -> Iterator[list[int]]:
+    """``processes`` copies of a waitress server on one port (``SO_REUSEPORT``: the kernel spreads
+    the connections), as several app processes serve one site in production; their pids."""
+    started: list[subprocess.Popen[bytes]] = []
     with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
-            wait_for_port(port, process)
-            yield process
+            for _ in range(processes):
+                process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+                started.append(process)
+                wait_for_port(port, process)
+            time.sleep(0.5 if processes > 1 else 0)  # the last one is listening too
+            yield [p.pid for p in started]
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for process in started:
+                process.terminate()
+            for process in started:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def listening_socket(port: int) -> socket.socket:
+    """The port, shared with the other server processes of the run."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 def serve(url: str, secret: str, port: int, threads: int) -> None:
@@ -213,7 +233,7 @@ def serve(url: str, secret: str, port: int, threads: int) -> None:
         "retry.attempts": "3",
     }
     # One keep-alive connection per interviewer: more than waitress's default limit of 100.
-    waitress_serve(main({}, **settings), host="127.0.0.1", port=port, threads=threads, connection_limit=1000,
+    waitress_serve(main({}, **settings), sockets=[listening_socket(port)], threads=threads, connection_limit=1000,
                    _quiet=True)
 
 
@@ -336,15 +356,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1]}
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux ``/proc``); 0 when unknown."""
-    if not pid:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int] | None) -> float:
+    """User + system CPU time of the server processes ``pids`` so far (Linux ``/proc``); 0 when unknown."""
+    total = 0.0
+    for pid in pids or ():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def load_average() -> list[float]:
@@ -428,12 +449,12 @@ def closed_loop(work: list[Any], duration: float, warmup: float, call: Any) -> d
             "latency_ms": percentiles(latencies), "loadavg": load_average()}
 
 
-def with_cpu(pid: int | None, phase: Any) -> dict[str, Any]:
+def with_cpu(pids: list[int] | None, phase: Any) -> dict[str, Any]:
     """Run ``phase()`` and add the server's CPU time per completed request (ms)."""
-    before = cpu_seconds(pid)
+    before = cpu_seconds(pids)
     result = phase()
     done = result.get("submissions", result.get("completed", 0)) or 1
-    result["server_cpu_ms"] = round((cpu_seconds(pid) - before) * 1000 / done, 2) if pid else None
+    result["server_cpu_ms"] = round((cpu_seconds(pids) - before) * 1000 / done, 2) if pids else None
     return result
 
 
@@ -449,7 +470,7 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
             if response.status != 200:
                 raise Refused(f"hello got {response.status}")
 
-        return {"hello": with_cpu(args.server_pid, lambda: closed_loop(connections, args.closed_duration,
+        return {"hello": with_cpu(server_pids(args), lambda: closed_loop(connections, args.closed_duration,
                                                                        args.warmup, hello))}
     names = Path(args.users).read_text().split()
     agents = [Agent("127.0.0.1", args.port, name, prg=args.prg) for name in names]
@@ -462,7 +483,7 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
                               "submission": "prg" if args.prg else "inline"}
     for agent in agents[: min(len(agents), 50)]:  # warm the server's caches (templates, engine)
         agent.submit()
-    result["open"] = with_cpu(args.server_pid, lambda: open_loop(agents, args.rate, args.duration,
+    result["open"] = with_cpu(server_pids(args), lambda: open_loop(agents, args.rate, args.duration,
                                                                  workers=args.workers))
     groups = [agents[i :: args.clients] for i in range(args.clients)]
 
@@ -470,7 +491,7 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
         group.append(group.pop(0))  # each client takes turns with its interviewers
         group[-1].submit()
 
-    result["closed"] = with_cpu(args.server_pid, lambda: closed_loop(groups, args.closed_duration, args.warmup,
+    result["closed"] = with_cpu(server_pids(args), lambda: closed_loop(groups, args.closed_duration, args.warmup,
                                                                      submit_next))
     return result
 
@@ -492,21 +513,34 @@ def database_url(kind: str, workdir: Path) -> Iterator[str]:
         pg.stop()
 
 
+def server_pids(args: argparse.Namespace) -> list[int]:
+    return [int(p) for p in (args.server_pids or "").split(",") if p]
+
+
 def load_process(args: argparse.Namespace, port: int, mode: str, users: Path | None = None,
-                 server_pid: int | None = None) -> dict[str, Any]:
+                 server_pids: list[int] | None = None) -> dict[str, Any]:
     command = [sys.executable, __file__, "load", "--port", str(port), "--mode", mode, "--rate", str(args.rate),
                "--duration", str(args.duration), "--closed-duration", str(args.closed_duration),
                "--clients", str(args.clients), "--warmup", str(args.warmup), "--workers", str(args.workers)]
     if users is not None:
         command += ["--users", str(users)]
-    if server_pid is not None:
-        command += ["--server-pid", str(server_pid)]
+    if server_pids:
+        command += ["--server-pids", ",".join(map(str, server_pids))]
     if args.prg:
         command.append("--prg")
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode:
         raise RuntimeError(f"the load process failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def processes_for(args: argparse.Namespace, kind: str) -> int:
+    """``--processes 2`` for every database, or ``sqlite=1,postgresql=2``."""
+    spec = str(args.processes)
+    if spec.isdigit():
+        return int(spec)
+    counts = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    return int(counts.get(kind, 1))
 
 
 def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -521,16 +555,18 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
         port = free_port()
         secret = secrets.token_hex(32)
         log = workdir / f"server-{kind}.log"
+        processes = processes_for(args, kind)
         with server([__file__, "serve", "--url", url, "--secret", secret, "--port", str(port),
-                     "--threads", str(args.threads)], port, log) as app_server:
+                     "--threads", str(args.threads)], port, log, processes) as app_pids:
             try:
-                result = load_process(args, port, "console", users, app_server.pid)
+                result = load_process(args, port, "console", users, app_pids)
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}\n--- server log:\n{log.read_text()[-4000:]}") from None
         hello_port = free_port()
         with server([str(Path(__file__).with_name("hello_app.py")), "--port", str(hello_port),
-                     "--threads", str(args.threads)], hello_port, workdir / "hello.log") as hello_server:
-            result.update(load_process(args, hello_port, "hello", server_pid=hello_server.pid))
+                     "--threads", str(args.threads)], hello_port, workdir / "hello.log", processes) as hello_pids:
+            result.update(load_process(args, hello_port, "hello", server_pids=hello_pids))
+        result["processes"] = processes
         result["seed_s"] = round(seeded, 1)
         result["ratio"] = round(result["closed"]["per_s"] / result["hello"]["per_s"], 3)
         return result
@@ -551,7 +587,8 @@ def report(kind: str, result: dict[str, Any], args: argparse.Namespace) -> list[
     ok_open = lat["p50"] < TARGETS["p50"] and lat["p99"] < TARGETS["p99"] and not o["errors"]
     ok_ratio = result["ratio"] >= TARGETS["ratio"]
     return [
-        f"== {kind}: {args.interviewers} interviewers with an open interview; waitress threads={args.threads}; "
+        f"== {kind}: {args.interviewers} interviewers with an open interview; waitress processes="
+        f"{result['processes']} x threads={args.threads}; "
         f"{'Post/Redirect/Get (no JavaScript)' if args.prg else 'inline (console.js)'}",
         f"open loop {o['rate']:g}/s for {args.duration:g}s: {o['submissions']} submissions "
         f"({o['achieved_per_s']}/s), errors {o['errors']}",
@@ -577,7 +614,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="run", choices=("run", "serve", "load"))
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--interviewers", type=int, default=150)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads (per process)")
+    parser.add_argument("--processes", default="sqlite=1,postgresql=2",
+                        help="waitress processes on the port, for the app and the hello baseline alike: "
+                             "a number, or per database (default sqlite=1,postgresql=2, as deployed)")
     parser.add_argument("--rate", type=float, default=100.0, help="open loop: submissions per second")
     parser.add_argument("--duration", type=float, default=60.0, help="open loop: seconds")
     parser.add_argument("--closed-duration", type=float, default=20.0)
@@ -594,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--mode", choices=("console", "hello"))
     parser.add_argument("--users")
-    parser.add_argument("--server-pid", type=int)
+    parser.add_argument("--server-pids")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.url, args.secret, args.port, args.threads)

@@ -28,9 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
+    from bench_console import listening_socket
     from waitress import serve
 
-    serve(make_app(), host="127.0.0.1", port=args.port, threads=args.threads, connection_limit=1000, _quiet=True)
+    serve(make_app(), sockets=[listening_socket(args.port)], threads=args.threads, connection_limit=1000, _quiet=True)
 
 
 if __name__ == "__main__":

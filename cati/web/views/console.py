@@ -249,14 +249,14 @@ class CaseViews:
         """console.js posted the form with ``fetch`` and wants the next screen in the response."""
         return self.request.headers.get(INLINE_HEADER) == "1"
 
-    def to_case(self, interview: Interview | None = None) -> Any:
+    def to_case(self, interview: Interview | None = None, screen: Screen | Ended | None = None) -> Any:
         """After an interview step: the redirect to the case screen (Post/Redirect/Get), or for
         console.js (:attr:`inline`) that screen itself, as :meth:`show` would render it now (the
         end text once the step ended the interview), with the case URL in ``X-Cati-Location``."""
         if not self.inline:
             return self.back_to_case()
         self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
-        return self.show(interview)
+        return self.show(interview, screen if isinstance(screen, Screen) else None)
 
     def unavailable(self) -> dict[str, Any]:
         """409: the case is someone else's, or no longer this interviewer's."""
@@ -393,12 +393,13 @@ class CaseViews:
 
     # -- the screen ---------------------------------------------------------------------------
     @view_config(route_name="console.case", request_method="GET")
-    def show(self, interview: Interview | None = None) -> Any:
-        """The case screen (``interview``: the case's, when the caller has it loaded already)."""
+    def show(self, interview: Interview | None = None, screen: Screen | None = None) -> Any:
+        """The case screen (``interview``, ``screen``: the case's and its current screen, when the
+        caller has them at hand already)."""
         if not self.mine:
             return self.ended_page() or self.unavailable()
         self.keep_alive()
-        return self.page(interview=interview)
+        return self.page(interview=interview, screen=screen)
 
     @view_config(route_name="console.heartbeat", request_method="POST", renderer="json")
     def beat(self) -> dict[str, Any]:
@@ -463,7 +464,7 @@ class CaseViews:
             # The form was for another screen than the current one (or an ended interview).
             raise StaleInterview("the form was for another screen") from None
         if result.accepted:
-            return self.to_case(interview)
+            return self.to_case(interview, result.screen)
         if self.inline:
             self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
         return self.page(interview=interview, screen=result.screen, entered=submission.entered,
