@@ -21,8 +21,23 @@ def main(global_config: dict[str, Any], **settings: Any) -> Any:
 
     from .settings import parse_settings
 
-    with Configurator(settings=parse_settings(settings)) as config:
+    settings = parse_settings(settings)
+    with Configurator(settings=settings) as config:
         config.include("pyramid_jinja2")
         config.include(".db")
         config.include(".web")
-    return config.make_wsgi_app()
+    app = config.make_wsgi_app()
+    if settings["cati.gc_freeze"]:
+        _freeze_startup_objects()
+    return app
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt everything alive after start-up (modules, the app, its routes, views, templates, ORM
+    mappings) from cyclic garbage collection. They live as long as the process, yet every full
+    collection walked them all: with some 200,000 objects one took 120 ms, long enough to be the
+    slowest answer submission of a busy minute. Requests' own garbage is collected as before."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
