@@ -22,6 +22,14 @@ deferred ``BEGIN`` and no place in the queue, so it reads its WAL snapshot while
 go and never holds the write lock; it must not write. On PostgreSQL it is an ordinary transaction
 declared ``READ ONLY``. Logins use one to verify the password (argon2, 50-150 ms of CPU) before the
 request's writing transaction begins, so a burst of logins does not stall everybody's writes.
+
+Whole requests run read-only too: a GET or HEAD of a route the web layer declares read-only
+(``cati.web.routes.READ_ONLY_ROUTES``, registered under :data:`READ_ONLY_ROUTES_KEY`) gets a
+``request.dbsession`` on the read-only engine, still joined to ``request.tm``. Supervisors'
+dashboards and reports read for 100-500 ms; in a writing transaction each would hold SQLite's
+write lock that long and every interviewer's answer would wait behind it. The choice is made when
+``request.dbsession`` is first used, from the matched route; a session asked for before routing
+(nothing does so: pyramid_tm's ``tm.annotate_user`` is switched off for this) is a writing one.
 """
 
 from __future__ import annotations
@@ -74,6 +82,9 @@ class FifoLock:
 _HOLDS = "cati.fifo_lock_held"
 #: Execution option of connections whose transactions only read (see the module docstring).
 READ_ONLY = "cati_read_only"
+#: Registry key of the names of the routes whose GET and HEAD requests only read.
+READ_ONLY_ROUTES_KEY = "cati.read_only_routes"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _read_only(connection: Any) -> bool:
@@ -178,25 +189,38 @@ def get_tm_session(session_factory: sessionmaker[Session], transaction_manager: 
     return session
 
 
+def reads_only(request: Any) -> bool:
+    """Whether ``request`` may run in a read-only transaction: a GET or HEAD of a route declared
+    read-only. Before routing there is no matched route, hence no: the writing session is the safe
+    fallback."""
+    route = getattr(request, "matched_route", None)
+    return (route is not None and request.method in SAFE_METHODS
+            and route.name in request.registry.get(READ_ONLY_ROUTES_KEY, ()))
+
+
 def includeme(config: Any) -> None:
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     settings["tm.activate_hook"] = lambda request: not request.path.startswith("/static/")
+    # pyramid_tm would load the user through request.dbsession before routing, fixing every
+    # request to a writing session; the audit trail records who did what itself.
+    settings["tm.annotate_user"] = False
     settings.setdefault("retry.attempts", 3)
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = settings.get("cati.engine") or get_engine(settings)
     config.registry["dbengine"] = engine
     config.registry["dbsession_factory"] = factory = get_session_factory(engine)
+    config.registry["dbengine_read_only"] = read_only = read_only_engine(engine)
+    read_only_factory = get_session_factory(read_only)
 
     def dbsession(request: Any) -> Session:
         shared = request.environ.get("cati.dbsession")  # tests hand in a session inside their transaction
         if shared is not None:
             return shared
-        return get_tm_session(factory, request.tm, request)
+        return get_tm_session(read_only_factory if reads_only(request) else factory, request.tm, request)
 
     config.add_request_method(dbsession, reify=True)
-    config.registry["dbengine_read_only"] = read_only_engine(engine)
 
 
 @contextmanager

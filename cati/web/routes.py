@@ -11,9 +11,37 @@ from typing import Any
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.static import QueryStringConstantCacheBuster
 
+from cati.db import READ_ONLY_ROUTES_KEY
+
 from .resources import CaseContext, ConsoleRoot, StudyContext
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+#: Routes whose GET (and HEAD) views only read. Their requests run in a read-only transaction
+#: (cati.db): on SQLite it takes neither the write lock nor a place in the writers' queue, so a
+#: supervisor's dashboard that reads for half a second does not hold up interviewers' answers; on
+#: PostgreSQL it is ``READ ONLY`` and a write fails. Left out because their GET writes: the
+#: dispositions report and the portal's file downloads (audited), the case search (a search by
+#: telephone number is audited), the console's case screen (heartbeat). A route added here must
+#: get a page in tests/functional/test_read_only_routes.py, which requests each on both databases.
+READ_ONLY_ROUTES = frozenset({
+    "home",
+    "admin.users",
+    "study.list",
+    "study.detail",
+    "study.quotas",
+    "supervisor.dashboard",
+    "supervisor.dashboard_json",
+    "supervisor.productivity",
+    "supervisor.audit",
+    "supervisor.control",
+    "supervisor.case",
+    "supervisor.backchecks",
+    "portal.index",
+    "portal.study",
+    "portal.topline",
+    "portal.downloads",
+})
 
 
 def static_token(directory: Path = STATIC_DIR) -> str:
@@ -27,6 +55,7 @@ def static_token(directory: Path = STATIC_DIR) -> str:
 
 
 def includeme(config: Any) -> None:
+    config.registry[READ_ONLY_ROUTES_KEY] = READ_ONLY_ROUTES
     # Public, read-only: no permission, and the route matches only GET (and HEAD).
     config.add_static_view("static", "cati.web:static/", cache_max_age=30 * 86400,
                            permission=NO_PERMISSION_REQUIRED, request_method="GET")
