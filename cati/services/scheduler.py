@@ -571,8 +571,8 @@ def explain_case(session: Session, study: Study, case: Case, at: dt.datetime) ->
     extra = []
     if case.state == "claimed":
         extra.append(f"being called right now (claimed at {case.claimed_at:%Y-%m-%d %H:%M} UTC)")
-    if case.state == "blocked" and case.block_kind not in ("dnc", "legal"):
-        extra.append(case.block_reason)
+    if (case.state == "blocked" and case.block_kind not in ("dnc", "legal")) or case.block_kind == "erased":
+        extra.append(case.block_reason)  # an erased closed case says so too
     if case.tier == TIER_APPOINTMENT and case.reserved_for and case.reserved_until and at < case.reserved_until:
         extra.append(f"hard appointment: reserved for its interviewer until "
                      f"{case.reserved_until.astimezone(ZoneInfo(case.zone.tz)):%H:%M} local time")
