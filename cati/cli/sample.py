@@ -1,4 +1,4 @@
-"""``cati sample import|due|explain`` and ``cati dnc import``."""
+"""``cati sample import|due|explain|erase`` and ``cati dnc import``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     explain.add_argument("--at", type=_moment, metavar="ISO-DATETIME", help="default: now; without offset: UTC")
     explain.add_argument("--format", choices=["text", "json"], default="text")
     explain.set_defaults(func=lambda args: run(_explain, args))
+
+    erase = actions.add_parser("erase", help="erase the contact data of cases (GDPR Art. 17); answers stay",
+                               parents=parents)
+    erase.add_argument("slug")
+    erase.add_argument("refs", nargs="*", metavar="REF", help="case references")
+    erase.add_argument("--file", type=Path, metavar="REFS.txt", help="more references, one per line")
+    erase.add_argument("--dnc", action="store_true", help="first add the numbers to the do-not-call list")
+    erase.add_argument("--reason", default="", help="recorded in the audit trail; no name or number")
+    erase.add_argument("--by", metavar="LOGIN", help="the user recorded as having erased (default: none)")
+    erase.set_defaults(func=lambda args: run(_erase, args))
 
     dnc = subparsers.add_parser("dnc", help="the global do-not-call list", parents=parents)
     dnc_actions = dnc.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -107,6 +117,57 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"  - {reason}")
         if not result.callable:
             print(f"  next callable: {nxt or 'not foreseeable'}")
+    return 0
+
+
+def _erase_refs(args: argparse.Namespace) -> list[str]:
+    refs = list(args.refs)
+    if args.file is not None:
+        try:
+            refs += [line.strip() for line in args.file.read_text(encoding="utf-8-sig").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{args.file}: cannot read: {exc}") from None
+    refs = [r for r in refs if r and not r.startswith("#")]
+    if not refs:
+        raise CommandError("give case references (REF ... or --file REFS.txt)")
+    return refs
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from cati.models import User
+    from cati.services.erasure import ErasureError, erase_contacts, find_cases
+
+    refs = _erase_refs(args)
+    with command_env(args.config) as env:
+        study = _field_study(env, args.slug)
+        actor = None
+        if args.by:
+            actor = env.session.scalar(select(User).where(User.username == args.by.lower()))
+            if actor is None:
+                raise CommandError(f"--by {args.by}: no such user")
+        try:
+            cases = find_cases(env.session, study, refs)
+            done = erase_contacts(env.session, study, cases, actor_id=actor.id if actor else None,
+                                  reason=args.reason, do_not_call=args.dnc, dnc_salt=env.settings["cati.dnc_salt"])
+        except ErasureError as exc:
+            raise CommandError(str(exc)) from None
+        for e in done:
+            if e.already:
+                print(f"{e.ref}: erased before, nothing to do")
+                continue
+            extra = [f"{e.numbers} numbers" + (" added to the do-not-call list" if e.dnc else "")]
+            if e.notes_blanked:
+                extra.append(f"{e.notes_blanked} attempt notes blanked")
+            if e.sample_values_removed:
+                extra.append(f"{e.sample_values_removed} contact values removed from the interview")
+            print(f"{e.ref}: contact data erased ({', '.join(extra)}); the case is never called again")
+            if e.audit_events_with_contact_data:
+                print(f"{e.ref}: note: {e.audit_events_with_contact_data} earlier contact corrections in the "
+                      "audit trail keep the old and new values (the trail cannot be changed)")
+        erased = sum(not e.already for e in done)
+    print(f"{erased} cases erased in study {args.slug}, {len(done) - erased} erased before")
     return 0
 
 
