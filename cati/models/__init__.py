@@ -8,7 +8,17 @@ from .fieldwork import CaseTally
 from .interview import Interview
 from .meta import Base
 from .quota import QuotaCell, QuotaReservation
-from .sample import Attempt, CallingZone, Case, CasePhone, Contact, DoNotCall, SampleImport, StudyZone
+from .sample import (
+    Attempt,
+    CallingZone,
+    Case,
+    CasePhone,
+    Contact,
+    ContactChange,
+    DoNotCall,
+    SampleImport,
+    StudyZone,
+)
 from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
 from .user import Client, LoginFailure, Role, User
 
@@ -23,6 +33,7 @@ __all__ = [
     "CaseTally",
     "Client",
     "Contact",
+    "ContactChange",
     "DoNotCall",
     "ExportJob",
     "Interview",

@@ -137,6 +137,28 @@ class CasePhone(Base):
     e164: Mapped[str] = mapped_column(String(20))
 
 
+class ContactChange(Base):
+    """One changed value of a case's personal data: a contact correction in the console (``field``
+    ``name`` or ``phone_N``; ``old_value`` None for an added number) or a supervisor's free-text
+    note (``finalise_note``, ``appointment_note``; ``new_value`` is the note).
+
+    The audit trail is append-only and can never be erased, so its event (``contact.change``,
+    ``case.finalise``, ``case.appointment``) names who, when, the field and this row's id, and the
+    values live here: erasing the contact deletes these rows, and the audit page shows "erased".
+    """
+
+    __tablename__ = "contact_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(String(2000), default=None)
+    new_value: Mapped[str | None] = mapped_column(String(2000), default=None)
+
+
 class SampleImport(Base):
     """One imported file: who, when, what came of it (the report shown after import)."""
 
