@@ -58,6 +58,9 @@ class SettingsSchema(colander.MappingSchema):
     gc_freeze = colander.SchemaNode(_Bool(), name="cati.gc_freeze", missing=True)
     export_dir = colander.SchemaNode(colander.String(), name="cati.export_dir", missing="")
     export_worker = colander.SchemaNode(_Bool(), name="cati.export_worker", missing=False)
+    contact_export_hours = colander.SchemaNode(
+        colander.Int(), name="cati.contact_export_hours", missing=24, validator=colander.Range(1, 90 * 24)
+    )
     export_inline_rows = colander.SchemaNode(
         colander.Int(), name="cati.export_inline_rows", missing=2000, validator=colander.Range(0, 10_000_000)
     )

@@ -116,11 +116,11 @@ def _export(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import time
 
-    from cati.services.export_jobs import Worker, export_dir
+    from cati.services.export_jobs import Worker, contact_export_keep, export_dir
 
     with command_env(args.config) as env:
         env.tm.doom()  # the worker commits its own short transactions
-        worker = Worker(env.engine, export_dir(env.settings))
+        worker = Worker(env.engine, export_dir(env.settings), contact_keep=contact_export_keep(env.settings))
         print(f"export worker {worker.name}: writing to {worker.directory}")
         while True:
             built = worker.run_all()

@@ -27,6 +27,12 @@ Files
     several (SPSS: ``.sav`` + ``.sps``; CSV: data, codebook, value labels; Triple-S: ``.sss`` + data).
     A finished job makes earlier finished jobs of the same study, format and options ``expired`` and
     removes their files, so the folder holds one file per kind of request.
+
+Contact exports
+    hold names and numbers, so their files are not kept: workers remove them
+    ``cati.contact_export_hours`` (default 24) after they were built (storage limitation, GDPR Art.
+    5(1)(e)), and erasing contact data removes every contact export of the study at once
+    (:func:`expire_contact_exports`), since an older file may hold the erased person.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ log = logging.getLogger(__name__)
 STALE_AFTER = dt.timedelta(minutes=10)
 #: Progress is written at most this often (seconds).
 PROGRESS_EVERY = 1.0
+#: Seconds between a worker's sweeps for contact exports past their time.
+SWEEP_EVERY = 60.0
 HEARTBEAT_EVERY = 30.0
 DEFAULT_INLINE_ROWS = 2000
 LANGUAGES = ("de", "en")
@@ -69,6 +77,31 @@ LANGUAGES = ("de", "en")
 DOWNLOAD_TYPES = {".zip": "application/zip",
                   ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                   ".sav": "application/x-spss-sav", ".zsav": "application/x-spss-sav", ".csv": "text/csv"}
+
+
+#: How long a contact export's file is kept unless ``cati.contact_export_hours`` says otherwise.
+CONTACT_EXPORT_KEEP = dt.timedelta(hours=24)
+
+
+def contact_export_keep(settings: Mapping[str, Any]) -> dt.timedelta:
+    hours = settings.get("cati.contact_export_hours")
+    return dt.timedelta(hours=int(hours)) if hours else CONTACT_EXPORT_KEEP
+
+
+def expire_contact_exports(session: Session, directory: Path, *, study_id: int | None = None,
+                           built_before: dt.datetime | None = None) -> int:
+    """Remove finished contact exports' files and mark the jobs ``expired``: those of ``study_id``
+    (after an erasure), or those built before ``built_before`` (retention); how many."""
+    query = select(ExportJob).where(ExportJob.contacts.is_(True), ExportJob.status == "done")
+    if study_id is not None:
+        query = query.where(ExportJob.study_id == study_id)
+    if built_before is not None:
+        query = query.where(ExportJob.finished_at < built_before)
+    jobs = list(session.scalars(query))
+    for job in jobs:
+        job.status = "expired"
+        shutil.rmtree(folder_of(job, directory), ignore_errors=True)
+    return len(jobs)
 
 
 def export_dir(settings: Mapping[str, Any]) -> Path:
@@ -349,13 +382,26 @@ def _heartbeat(engine: Engine, job_id: int, worker: str) -> Iterator[None]:
 class Worker:
     """Claims queued jobs and builds them, one at a time (see the module docs)."""
 
-    def __init__(self, engine: Engine, directory: Path, *, name: str | None = None) -> None:
+    def __init__(self, engine: Engine, directory: Path, *, name: str | None = None,
+                 contact_keep: dt.timedelta = CONTACT_EXPORT_KEEP) -> None:
         self.engine = engine
         self.directory = directory
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
+        self.contact_keep = contact_keep
+        self._swept_at = 0.0
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Remove contact exports older than ``contact_keep``; how many."""
+        with Session(self.engine) as session, session.begin():
+            return expire_contact_exports(session, self.directory,
+                                          built_before=(now or utcnow()) - self.contact_keep)
 
     def run_once(self) -> int | None:
-        """Build one queued job; its id, or None when nothing was queued."""
+        """Build one queued job; its id, or None when nothing was queued. About once a minute it
+        also removes contact exports past their time."""
+        if time.monotonic() - self._swept_at >= SWEEP_EVERY:
+            self._swept_at = time.monotonic()
+            self.sweep()
         requeue_stale(self.engine)
         job_id = claim(self.engine, self.name)
         if job_id is None:
@@ -423,6 +469,6 @@ def start_worker_thread(engine: Engine, settings: Mapping[str, Any]) -> WorkerTh
     """Start the background worker of a web process if ``cati.export_worker`` is on."""
     if not settings.get("cati.export_worker"):
         return None
-    thread = WorkerThread(Worker(engine, export_dir(settings)))
+    thread = WorkerThread(Worker(engine, export_dir(settings), contact_keep=contact_export_keep(settings)))
     thread.start()
     return thread

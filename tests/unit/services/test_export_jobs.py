@@ -273,3 +273,36 @@ class TestWorkers:
             time.sleep(0.01)
         thread.stop(timeout=5)
         assert len(calls) >= 3 and not thread.is_alive()
+
+
+class TestContactExportRetention:
+    def contact_export(self, engine, study_id, folder):
+        with Session(engine) as session, session.begin():
+            job, _ = export_jobs.request_export(session, session.get(Study, study_id), "csv", Selection(),
+                                                user_id=None, directory=folder, contacts=True)
+            return job.id, export_jobs.download_path(job, folder)
+
+    def test_workers_remove_contact_exports_past_their_time(self, engine, committed):
+        study_id, folder = committed
+        job_id, path = self.contact_export(engine, study_id, folder)
+        (data_id,) = queue(engine, study_id)
+        worker = export_jobs.Worker(engine, folder, name="w1", contact_keep=dt.timedelta(hours=24))
+        assert worker.run_once() == data_id  # the first poll sweeps: the contact file is young yet
+        assert path.is_file() and load(engine, job_id).status == "done"
+        assert worker.sweep(now=utcnow() + dt.timedelta(hours=23)) == 0
+        assert worker.sweep(now=utcnow() + dt.timedelta(hours=25)) == 1
+        assert not path.exists() and load(engine, job_id).status == "expired"
+        data = load(engine, data_id)  # data files are not personal: they stay
+        assert data.status == "done" and export_jobs.download_path(data, folder) is not None
+
+    def test_erasure_of_contacts_removes_every_contact_export_of_the_study(self, engine, committed):
+        study_id, folder = committed
+        job_id, path = self.contact_export(engine, study_id, folder)
+        with Session(engine) as session, session.begin():
+            assert export_jobs.expire_contact_exports(session, folder, study_id=study_id + 1) == 0
+            assert export_jobs.expire_contact_exports(session, folder, study_id=study_id) == 1
+        assert not path.exists() and load(engine, job_id).status == "expired"
+
+    def test_keep_comes_from_the_settings(self):
+        assert export_jobs.contact_export_keep({"cati.contact_export_hours": 2}) == dt.timedelta(hours=2)
+        assert export_jobs.contact_export_keep({}) == dt.timedelta(hours=24)
