@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cati.models import AuditEvent
+from cati.models import AuditEvent, Case, ContactChange
 
 
 def record(
@@ -22,3 +22,22 @@ def record(
     event = AuditEvent(action=action, user_id=user_id, study_id=study_id, target=target, details=details or {})
     session.add(event)
     return event
+
+
+def personal_value(
+    session: Session,
+    case: Case,
+    field: str,
+    old: str | None,
+    new: str | None,
+    *,
+    user_id: int | None = None,
+) -> ContactChange:
+    """Keep a changed personal value (a name, a number, a free-text note) where erasure reaches it,
+    for an audit event to name by id (``ContactChange.id``) instead of holding the value: the
+    trail cannot be changed, so it must never hold what a respondent may have erased."""
+    row = ContactChange(case_id=case.id, study_id=case.study_id, user_id=user_id, field=field, old_value=old,
+                        new_value=new)
+    session.add(row)
+    session.flush()
+    return row

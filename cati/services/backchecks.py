@@ -166,7 +166,8 @@ def record_result(session: Session, check: BackCheck, *, passed: bool, note: str
     assert interview is not None
     if invalidate:
         try:
-            quotas.invalidate_interview(session, interview, actor_id=actor_id, reason=f"back-check failed: {note}")
+            quotas.invalidate_interview(session, interview, actor_id=actor_id,
+                                        reason=f"back-check {check.id} failed")
         except ValueError as exc:
             raise BackcheckError("invalidate", str(exc)) from None
         if interview.case_id is not None:
@@ -176,7 +177,7 @@ def record_result(session: Session, check: BackCheck, *, passed: bool, note: str
     check.note, check.invalidated = note[:2000], bool(invalidate)
     audit.record(session, "backcheck.result", user_id=actor_id, study_id=check.study_id,
                  target=f"interview:{check.interview_id}",
-                 details={"passed": passed, "invalidated": bool(invalidate), "note": note[:2000]})
+                 details={"passed": passed, "invalidated": bool(invalidate), "note": bool(note)})
 
 
 def _uncomplete(session: Session, case: Case | None) -> None:

@@ -1,6 +1,8 @@
 """A supervisor's hand on single cases: look one up, release it, hand it to another interviewer,
 finalise it, or set an appointment. Every change is checked first (:class:`CaseAdminError`
-names the input at fault and nothing changes) and written to the audit trail.
+names the input at fault and nothing changes) and written to the audit trail. A supervisor's
+free-text note (closing a case, an appointment) may name the respondent, so it is kept in
+``contact_changes`` (erased with the contact) and the audit event says ``"note": true`` and its id.
 
 Search goes through indexes only: the reference through ``uq_cases_study_id_ref`` (study, ref),
 a telephone number - normalised to E.164 as at import - through ``ix_case_phones_study_id_e164``.
@@ -237,8 +239,8 @@ def finalise_outcomes(study: Study) -> list[str]:
 
 def finalise(session: Session, study: Study, case: Case, code: str, note: str, *, actor_id: int | None = None,
              dnc_salt: str = "cati-dnc") -> None:
-    """Close a case with a final outcome (no call attempt is recorded; the audit trail says who
-    and why)."""
+    """Close a case with a final outcome (no call attempt is recorded; the audit trail says who,
+    the note why - kept in ``contact_changes``, as it may name the respondent)."""
     note = note.strip()
     if case.state == "final":
         raise CaseAdminError("case", "the case is closed already")
@@ -266,8 +268,9 @@ def finalise(session: Session, study: Study, case: Case, code: str, note: str, *
         dnc.add_numbers(session, numbers, salt=dnc_salt, source=f"supervisor in study {study.slug}",
                         actor_id=actor_id)
         case.block_kind, case.block_reason = "dnc", "number is on the do-not-call list"
+    kept = audit.personal_value(session, case, "finalise_note", None, note[:2000], user_id=actor_id)
     audit.record(session, "case.finalise", user_id=actor_id, study_id=case.study_id, target=_target(case),
-                 details={"outcome": code, "aapor": case.aapor, "note": note[:2000], "before": before})
+                 details={"outcome": code, "aapor": case.aapor, "note": True, "note_id": kept.id, "before": before})
 
 
 def set_appointment(session: Session, study: Study, case: Case, at: dt.datetime, *, user: User | None = None,
@@ -291,8 +294,11 @@ def set_appointment(session: Session, study: Study, case: Case, at: dt.datetime,
     case.tier, case.next_call_at, case.order_key = scheduler.TIER_APPOINTMENT, at, int(at.timestamp())
     case.reserved_for = user.id if user is not None else None
     case.reserved_until = at + _grace(study) if user is not None else None
+    note = note.strip()[:2000]
+    kept = audit.personal_value(session, case, "appointment_note", None, note, user_id=actor_id) if note else None
     audit.record(session, "case.appointment", user_id=actor_id, study_id=case.study_id, target=_target(case),
-                 details={"at": at.isoformat(), "for_user": user.id if user else None, "note": note.strip()[:2000]})
+                 details={"at": at.isoformat(), "for_user": user.id if user else None, "note": bool(note),
+                          **({"note_id": kept.id} if kept else {})})
 
 
 def local_time(case: Case, moment: dt.datetime | None) -> dt.datetime | None:

@@ -291,8 +291,9 @@ def correct_contact(
     """Correct the respondent's name or numbers, or add a number (address qualification).
 
     ``phones`` maps positions to the (possibly corrected) numbers as entered. Returns the changes
-    as ``{what: [old, new]}`` (empty when nothing changed); each change is written to the audit
-    trail with who made it. Numbers on the do-not-call list are refused.
+    as ``{what: [old, new]}`` (empty when nothing changed). Each change is audited - who, when,
+    which field - by a ``contact.change`` event naming ``contact_changes`` rows, which hold the old
+    and new values (erased with the contact). Numbers on the do-not-call list are refused.
     """
     contact = session.get(Contact, case.id)
     if contact is None:
@@ -334,8 +335,10 @@ def correct_contact(
         changes[f"phone_{position}"] = [None, added]
     if changes:
         session.flush()
-        audit.record(session, "contact.correct", user_id=user.id, study_id=case.study_id, target=f"case:{case.ref}",
-                     details={"changes": changes})
+        rows = [audit.personal_value(session, case, field, old, new, user_id=user.id)
+                for field, (old, new) in changes.items()]
+        audit.record(session, "contact.change", user_id=user.id, study_id=case.study_id, target=f"case:{case.ref}",
+                     details={"changes": [{"id": row.id, "field": row.field} for row in rows]})
     return changes
 
 

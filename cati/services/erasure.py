@@ -8,7 +8,11 @@ What goes, for each case, in one transaction (the caller's):
   state and from the stored export row. Answers are not touched, so the data export is the same;
 * the free-text notes of its call attempts (interviewers write names, numbers, "call the
   daughter on ..."); the outcome, AAPOR code, time and interviewer of every attempt stay.
-  Attempts store the position of the number dialled, never the number.
+  Attempts store the position of the number dialled, never the number;
+* its ``contact_changes``: old and new names and numbers of contact corrections and the notes of
+  supervisors (closing the case, appointments). Their audit events name only who, when, the field
+  and the row's id, so the audit trail then shows "erased" instead of the values;
+* the note of a back-check of its interview (the result stays).
 
 The case itself stays (its reference is the client's pseudonym, its disposition counts in the
 rates) but can never be delivered again: ``block_kind = "erased"``; an open case becomes
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cati.models import Attempt, AuditEvent, Case, CasePhone, Contact, Interview, Study, User
+from cati.models import Attempt, AuditEvent, BackCheck, Case, CasePhone, Contact, ContactChange, Interview, Study, User
 from cati.models.meta import utcnow
 
 from . import audit, dnc
@@ -62,8 +66,10 @@ class Erased:
     dnc: bool = False
     notes_blanked: int = 0
     sample_values_removed: int = 0
-    #: earlier ``contact.correct`` audit events of the case: they hold old and new names or
-    #: numbers, and the append-only trail keeps them (a known gap, see docs/sampling.md).
+    #: ``contact_changes`` rows deleted (corrected names and numbers, supervisors' notes).
+    changes_deleted: int = 0
+    #: ``contact.correct`` audit events written before ``contact_changes`` existed (migration
+    #: 0009): they hold old and new names or numbers, and the append-only trail keeps them.
     audit_events_with_contact_data: int = 0
 
 
@@ -180,6 +186,13 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
                                                       AuditEvent.action == "contact.correct",
                                                       AuditEvent.target.in_([f"case:{c.ref}" for c in todo]))
         .group_by(AuditEvent.target)).all())
+    changed = dict(session.execute(select(ContactChange.case_id, func.count())
+                                   .where(ContactChange.case_id.in_(ids)).group_by(ContactChange.case_id)).all())
+    session.execute(delete(ContactChange).where(ContactChange.case_id.in_(ids))
+                    .execution_options(synchronize_session=False))
+    session.execute(update(BackCheck).where(BackCheck.interview_id.in_(select(Interview.id).where(
+        Interview.case_id.in_(ids))), BackCheck.note != "").values(note="")
+        .execution_options(synchronize_session=False))
     session.execute(delete(CasePhone).where(CasePhone.case_id.in_(ids)).execution_options(synchronize_session=False))
     session.execute(delete(Contact).where(Contact.case_id.in_(ids)).execution_options(synchronize_session=False))
     for contact in contacts.values():
@@ -195,12 +208,14 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
         case.reserved_for = case.reserved_until = None
         result = Erased(case.ref, case.id, numbers=len(numbers.get(case.id, [])), dnc=do_not_call and has_numbers,
                         notes_blanked=int(notes.get(case.id, 0)), sample_values_removed=removed.get(case.id, 0),
+                        changes_deleted=int(changed.get(case.id, 0)),
                         audit_events_with_contact_data=int(corrections.get(f"case:{case.ref}", 0)))
         results[case.id] = result
         event = audit.record(session, "case.erase", user_id=actor_id, study_id=study.id, target=f"case:{case.ref}",
                              details={"case_id": case.id, "reason": reason, "do_not_call": result.dnc,
                                       "numbers": result.numbers, "attempt_notes_blanked": result.notes_blanked,
                                       "sample_values_removed": result.sample_values_removed,
+                                      "contact_changes_deleted": result.changes_deleted,
                                       "had_contact": case.id in contacts, "before": before[case.id]})
         event.at = now
     session.flush()

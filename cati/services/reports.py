@@ -26,7 +26,7 @@ from openpyxl.styles import Font
 from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from cati.models import Attempt, AuditEvent, Case, CaseTally, Study, User
+from cati.models import Attempt, AuditEvent, Case, CaseTally, ContactChange, Study, User
 from cati.models.meta import UTCDateTime, utcnow
 from cati.sampling.aapor import RATE_NAMES, aapor_rates
 from cati.sampling.dispositions import RATE_CLASSES, rate_class_for
@@ -243,6 +243,17 @@ class AuditFilter:
 
 
 @dataclass(frozen=True)
+class ChangedValue:
+    """A personal value an audit event names by id (``contact_changes``); ``erased`` once the
+    contact data was erased (old and new are then None)."""
+
+    field: str
+    old: str | None
+    new: str | None
+    erased: bool = False
+
+
+@dataclass(frozen=True)
 class AuditRow:
     id: int
     at: dt.datetime
@@ -250,6 +261,31 @@ class AuditRow:
     action: str
     target: str
     details: dict[str, Any]
+    #: the values of ``contact.change`` events and supervisors' notes, from ``contact_changes``
+    values: tuple[ChangedValue, ...] = ()
+
+
+def _named_changes(details: dict[str, Any]) -> list[tuple[int, str]]:
+    """(contact_changes id, field) named by an audit event's details."""
+    named = [(c["id"], c.get("field", "")) for c in details.get("changes") or []
+             if isinstance(c, dict) and isinstance(c.get("id"), int)]
+    if isinstance(details.get("note_id"), int):
+        named.append((details["note_id"], "note"))
+    return named
+
+
+def _with_values(session: Session, rows: list[AuditRow]) -> list[AuditRow]:
+    named = {row.id: _named_changes(row.details) for row in rows}
+    ids = {change_id for changes in named.values() for change_id, _ in changes}
+    if not ids:
+        return rows
+    kept = {c.id: c for c in session.scalars(select(ContactChange).where(ContactChange.id.in_(ids)))}
+    out = []
+    for row in rows:
+        values = tuple(ChangedValue(kept[i].field, kept[i].old_value, kept[i].new_value) if i in kept
+                       else ChangedValue(field, None, None, erased=True) for i, field in named[row.id])
+        out.append(AuditRow(row.id, row.at, row.user, row.action, row.target, row.details, values) if values else row)
+    return out
 
 
 def audit_trail(session: Session, study: Study, filters: AuditFilter = AuditFilter(), *, tz: str = "Europe/Berlin",
@@ -278,6 +314,7 @@ def audit_trail(session: Session, study: Study, filters: AuditFilter = AuditFilt
         at, event_id = filters.before
         query = query.where(tuple_(AuditEvent.at, AuditEvent.id) < tuple_(literal(at, UTCDateTime()), event_id))
     rows = session.execute(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit + 1)).all()
-    page = [AuditRow(r.id, r.at, r.display_name, r.action, r.target, r.details or {}) for r in rows[:limit]]
+    page = _with_values(session, [AuditRow(r.id, r.at, r.display_name, r.action, r.target, r.details or {})
+                                  for r in rows[:limit]])
     cursor = (page[-1].at, page[-1].id) if len(rows) > limit else None
     return page, cursor

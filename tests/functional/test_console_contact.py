@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cati.models import AuditEvent, Case, CasePhone, Contact
+from cati.models import AuditEvent, Case, CasePhone, Contact, ContactChange
 from cati.services import dnc
 
 from . import test_console_journeys as journeys
@@ -36,19 +36,24 @@ class TestContactCorrection:
         assert "Kontaktdaten gespeichert" in page.text and "Erika Mustermann-Neu" in page.text
         assert 'href="tel:+4917012345' in page.text and 'href="tel:+49309998887"' in page.text
         assert phones_of(dbsession, case) == ["+491701234567", "+49309998887"]
-        event = dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "contact.correct"))
+        event = dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "contact.change"))
         assert event.user_id == console_world.interviewer.id and event.target == f"case:{case.ref}"
-        assert event.details["changes"] == {
+        assert [c["field"] for c in event.details["changes"]] == ["name", "phone_1", "phone_2"]
+        assert "Mustermann" not in str(event.details) and old_number not in str(event.details)
+        kept = {c.id: c for c in dbsession.scalars(select(ContactChange))}
+        assert {c["field"]: [kept[c["id"]].old_value, kept[c["id"]].new_value] for c in event.details["changes"]} == {
             "name": [old_name, "Erika Mustermann-Neu"],
             "phone_1": [old_number, "+491701234567"],
             "phone_2": [None, "+49309998887"],
         }
+        assert {c.user_id for c in kept.values()} == {console_world.interviewer.id}
 
     def test_nothing_changed_writes_nothing(self, console_world, ines, dbsession):
         page = next_case(ines)
         response = page.forms["contact-form"].submit().follow()
         assert "Es wurde nichts geändert" in response.text
-        assert dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "contact.correct")) is None
+        assert dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "contact.change")) is None
+        assert dbsession.scalar(select(ContactChange)) is None
 
     def test_invalid_duplicate_and_blocked_numbers_are_refused(self, console_world, ines, dbsession):
         page = next_case(ines)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from cati.models import AuditEvent, BackCheck, Case, StudyMember, User
-from cati.services import backchecks
+from cati.services import backchecks, console, erasure
 from tests.fieldwork_seed import add_attempt, add_case, add_interview, make_study, make_user, zone
 
 from .conftest import csrf_token
@@ -75,6 +75,14 @@ class TestDashboard:
         assert len(page.html.select("figure.sv-chart svg rect.sv-bar")) > 0
         assert page.html.select_one('a[href$="/reports/dispositions.csv"]') is not None
         assert page.html.find("script", src=True)["src"].startswith("http://cati.test/static/supervisor.js")
+
+    def test_blocked_cases_by_reason_are_labelled(self, study, seeded, as_role, dbsession):
+        add_case(dbsession, study, "K-010", state="blocked", block_kind="erased", block_reason="contact data erased")
+        add_case(dbsession, study, "K-011", state="blocked", block_kind="dnc")
+        page = as_role("supervisor").get(url(study, "dashboard"))
+        heading = page.html.find("h3", string="Gesperrte Fälle nach Grund")
+        reasons = [li.text for li in heading.find_next("ul").select("li")]
+        assert reasons == ["Sperrliste: 1", "Kontaktdaten gelöscht: 1"]  # sorted by kind: dnc, erased
 
     def test_no_inline_script_or_style(self, study, seeded, as_role):
         page = as_role("supervisor").get(url(study, "dashboard"))
@@ -355,6 +363,25 @@ class TestAuditAndReport:
         assert len(page.html.select("table tbody tr")) == 5
         page = app.get(url(study, "audit"), {"target": "case:X7"})
         assert [r.select("td")[3].text for r in page.html.select("table tbody tr")] == ["case:X7"]
+
+    def test_contact_changes_show_old_and_new_until_erased(self, study, seeded, world, as_role, dbsession):
+        case = seeded["fresh"]
+        console.correct_contact(dbsession, case, world.users["interviewer"], name="Erika Neuname",
+                                phones={1: "030 111 333"})
+        app = as_role("supervisor")
+
+        def shown():
+            page = app.get(url(study, "audit"), {"action": "contact.change"})
+            [row] = page.html.select("table tbody tr")
+            return [li.text for li in row.select("ul.sv-values li")], row.text
+
+        values, text = shown()
+        assert values == ["name: Erika Muster → Erika Neuname", "phone_1: +4930111222 → +4930111333"]
+        erasure.erase_contacts(dbsession, study, [case], actor_id=None)
+        dbsession.flush()
+        values, text = shown()
+        assert values == ["name: gelöscht", "phone_1: gelöscht"]
+        assert "Neuname" not in text and "111333" not in text
 
     def test_dispositions_report_download(self, study, seeded, as_role, dbsession):
         app = as_role("supervisor")

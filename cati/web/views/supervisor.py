@@ -61,6 +61,7 @@ BLOCK_LABELS = {
     "legal": _("no legal basis (consent)"),
     "quota": _("quota cell full"),
     "window": _("no calling window"),
+    "erased": _("contact data erased"),
     "other": _("other"),
 }
 STATE_LABELS = {

@@ -120,6 +120,9 @@ class TestResult:
         assert dashboard(dbsession, study, now=TUESDAY_10).completes == 0
         actions = set(dbsession.scalars(select(AuditEvent.action).where(AuditEvent.study_id == study.id)))
         assert {"backcheck.result", "interview.invalidate", "case.invalidated"} <= actions
+        # the note stays on the back-check (erased with the contact), never in the audit trail
+        details = list(dbsession.scalars(select(AuditEvent.details).where(AuditEvent.study_id == study.id)))
+        assert not any("Interview fand nie statt" in str(d) for d in details)
 
     def test_a_case_with_no_other_call_becomes_unknown_eligibility(self, dbsession, study, team):
         [interview] = completes(dbsession, study, team["anna"], 1, with_case=True)

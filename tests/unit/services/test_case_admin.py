@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from cati.models import Attempt, AuditEvent
+from cati.models import Attempt, AuditEvent, ContactChange
 from cati.services import case_admin, scheduler
 from cati.services.case_admin import CaseAdminError
 from cati.services.dnc import is_blocked
@@ -129,7 +129,10 @@ class TestFinalise:
         assert dbsession.scalar(select(func.count()).select_from(Attempt)) == 0
         event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "case.finalise")).one()
         assert event.details["before"] == {"state": "ready", "outcome": "no_answer", "aapor": "3.13"}
-        assert event.details["note"] == "Firma, kein Haushalt"
+        # the note may name the respondent: kept in contact_changes (erasable), the event says there is one
+        assert event.details["note"] is True and "Firma" not in str(event.details)
+        note = dbsession.get(ContactChange, event.details["note_id"])
+        assert (note.case_id, note.field, note.new_value) == (case.id, "finalise_note", "Firma, kein Haushalt")
 
     def test_max_attempts_keeps_the_most_informative_outcome(self, dbsession, study, anna):
         case = add_case(dbsession, study, tier=1, outcome="answering_machine_message", aapor="3.14", attempts=2)
@@ -176,6 +179,9 @@ class TestAppointment:
         assert scheduler.next_case(dbsession, ben, now=at).reason == "appointment"
         event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "case.appointment")).one()
         assert event.details["for_user"] == ben.id
+        assert event.details["note"] is True and "Rückruf" not in str(event.details)
+        note = dbsession.get(ContactChange, event.details["note_id"])
+        assert (note.case_id, note.field, note.new_value) == (case.id, "appointment_note", "Rückruf erbeten")
 
     @pytest.mark.parametrize(("at", "message"), [(local(2026, 11, 29, 12, 0), "outside calling hours"),
                                                  (local(2026, 11, 23, 12, 0), "in the past")])

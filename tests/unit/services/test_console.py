@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from cati.models import Attempt, AuditEvent, Case, CasePhone, Contact
+from cati.models import Attempt, AuditEvent, Case, CasePhone, Contact, ContactChange
 from cati.services import console, dnc, interviews
 from cati.services.console import ConsoleError
 from cati.services.sample_import import import_sample
@@ -153,8 +153,18 @@ class TestCorrections:
                                    .order_by(CasePhone.position)).all()
         assert [(p.position, p.e164, p.study_id) for p in phones] == [
             (1, "+491712345678", case.study_id), (2, "+49305556667", case.study_id)]
-        event = dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "contact.correct"))
-        assert (event.user_id, event.details) == (anna.id, {"changes": changes})
+        # the audit event: who, when, which fields and the change ids - never the values
+        event = dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "contact.change"))
+        kept = dbsession.scalars(select(ContactChange).order_by(ContactChange.id)).all()
+        assert (event.user_id, event.target, event.details) == (anna.id, f"case:{case.ref}", {"changes": [
+            {"id": c.id, "field": c.field} for c in kept]})
+        for value in (old, number, "Neue Person", "+491712345678", "+49305556667"):
+            assert value not in str(event.details)
+        # the values: erasable, with who and which case
+        assert [(c.case_id, c.study_id, c.user_id, c.field, c.old_value, c.new_value) for c in kept] == [
+            (case.id, case.study_id, anna.id, "name", old, "Neue Person"),
+            (case.id, case.study_id, anna.id, "phone_1", number, "+491712345678"),
+            (case.id, case.study_id, anna.id, "phone_2", None, "+49305556667")]
 
     def test_unchanged_values_are_no_change(self, dbsession, setup):
         _, anna, _ = setup

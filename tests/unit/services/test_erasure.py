@@ -9,8 +9,8 @@ import copy
 import pytest
 from sqlalchemy import func, select
 
-from cati.models import Attempt, AuditEvent, Base, Case, CasePhone, Contact, Interview
-from cati.services import dnc, erasure, exports, scheduler
+from cati.models import Attempt, AuditEvent, BackCheck, Base, Case, CasePhone, Contact, ContactChange, Interview
+from cati.services import case_admin, console, dnc, erasure, exports, reports, scheduler
 from cati.services.erasure import ErasureError
 from cati.services.exports import Selection
 from cati.services.studies import create_study, update_settings
@@ -86,6 +86,37 @@ class TestErase:
         assert [(a.outcome, a.note, a.phone_position) for a in
                 dbsession.scalars(select(Attempt).order_by(Attempt.id))] == [("no_answer", "", 1),
                                                                            ("complete", "", 1)]
+
+    def test_corrections_and_supervisor_notes_leave_nothing_anywhere(self, dbsession, study, done, anna):
+        """Corrected names and numbers and supervisors' notes live in erasable rows; the audit
+        trail only names them, and shows "erased" afterwards."""
+        corrected = add_case(dbsession, study, "K-5", phone="+4940555777")
+        console.correct_contact(dbsession, corrected, anna, name="Erika Neuname", phones={1: "+49 40 5558888"},
+                                add_phone="+49 171 5552222")
+        case_admin.finalise(dbsession, study, corrected, "not_eligible", "Frau Neuname: Firma, 040 5558888",
+                            actor_id=anna.id)
+        interview = dbsession.scalar(select(Interview).where(Interview.case_id == done.id))
+        dbsession.add(BackCheck(study_id=study.id, interview_id=interview.id, status="failed",
+                                note="Frau Muster sagt, 0171 5550199 sei falsch"))
+        dbsession.flush()
+        needles = ("555777", "5558888", "5552222", "Neuname", "555123", "5550199", "Muster")
+        for needle in needles:
+            assert _rows_mentioning(dbsession, needle)  # there before
+        [audited] = [r for r in reports.audit_trail(dbsession, study)[0] if r.action == "contact.change"]
+        assert [(v.field, v.old, v.new, v.erased) for v in audited.values] == [
+            ("name", "Erika Muster", "Erika Neuname", False), ("phone_1", "+4940555777", "+49405558888", False),
+            ("phone_2", None, "+491715552222", False)]
+        [result, _] = _erase(dbsession, study, ["K-5", "K-1"], actor_id=anna.id)
+        assert result.changes_deleted == 4  # three corrections and the note
+        dbsession.expire_all()
+        assert dbsession.scalar(select(func.count()).select_from(ContactChange)) == 0
+        for needle in needles:
+            assert _rows_mentioning(dbsession, needle) == []
+        rows = {r.action: r for r in reports.audit_trail(dbsession, study)[0]}
+        assert [(v.field, v.erased) for v in rows["contact.change"].values] == [
+            ("name", True), ("phone_1", True), ("phone_2", True)]
+        assert [(v.field, v.erased) for v in rows["case.finalise"].values] == [("note", True)]
+        assert dbsession.get(Case, corrected.id).outcome == "not_eligible"
 
     def test_answers_disposition_and_data_export_stay(self, dbsession, study, done):
         interview = dbsession.scalar(select(Interview))
