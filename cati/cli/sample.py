@@ -138,6 +138,7 @@ def _erase(args: argparse.Namespace) -> int:
 
     from cati.models import User
     from cati.services.erasure import ErasureError, erase_contacts, find_cases
+    from cati.services.export_jobs import export_dir
 
     refs = _erase_refs(args)
     with command_env(args.config) as env:
@@ -150,7 +151,8 @@ def _erase(args: argparse.Namespace) -> int:
         try:
             cases = find_cases(env.session, study, refs)
             done = erase_contacts(env.session, study, cases, actor_id=actor.id if actor else None,
-                                  reason=args.reason, do_not_call=args.dnc, dnc_salt=env.settings["cati.dnc_salt"])
+                                  reason=args.reason, do_not_call=args.dnc, dnc_salt=env.settings["cati.dnc_salt"],
+                                  export_directory=export_dir(env.settings))
         except ErasureError as exc:
             raise CommandError(str(exc)) from None
         for e in done:

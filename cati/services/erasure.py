@@ -31,6 +31,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session
 from cati.models import Attempt, AuditEvent, BackCheck, Case, CasePhone, Contact, ContactChange, Interview, Study, User
 from cati.models.meta import utcnow
 
-from . import audit, dnc
+from . import audit, dnc, export_jobs
 
 __all__ = ["ERASED", "Erased", "ErasureError", "erase_contacts", "find_cases"]
 
@@ -123,8 +124,10 @@ def _strip_sample(interview: Interview, keys: set[str]) -> int:
 
 def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, actor_id: int | None,
                    reason: str = "", do_not_call: bool = False, dnc_salt: str = "cati-dnc",
-                   now: dt.datetime | None = None) -> list[Erased]:
-    """Erase the contact data of ``cases`` (all of ``study``); see the module docstring.
+                   export_directory: Path | None = None, now: dt.datetime | None = None) -> list[Erased]:
+    """Erase the contact data of ``cases`` (all of ``study``); see the module docstring. With
+    ``export_directory`` (``cati.export_dir``) the study's contact export files go too: any of them
+    may hold the erased people.
 
     Checks everything first and raises :class:`ErasureError` before writing; a case claimed
     between the check and the update also raises, after writes: the caller's transaction must
@@ -218,5 +221,7 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
                                       "contact_changes_deleted": result.changes_deleted,
                                       "had_contact": case.id in contacts, "before": before[case.id]})
         event.at = now
+    if export_directory is not None:
+        export_jobs.expire_contact_exports(session, export_directory, study_id=study.id)
     session.flush()
     return [results[c.id] for c in cases]

@@ -210,3 +210,14 @@ class TestRefused:
                 _erase(dbsession, study, ["K-1"], reason=reason)
         self._unchanged(dbsession, done)
 
+
+
+def test_erasure_removes_the_study_s_contact_export_files(dbsession, study, done, tmp_path):
+    from cati.services import export_jobs
+
+    job, _ = export_jobs.request_export(dbsession, study, "csv", Selection(), user_id=None, directory=tmp_path,
+                                        contacts=True)
+    path = export_jobs.download_path(job, tmp_path)
+    assert path.is_file()
+    _erase(dbsession, study, ["K-1"], export_directory=tmp_path)
+    assert not path.exists() and job.status == "expired"
