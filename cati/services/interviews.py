@@ -144,8 +144,23 @@ def _check_revision(interview: Interview, revision: int | None) -> None:
         raise StaleInterview("this interview was continued in another window; the current question is shown again")
 
 
-def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
-    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+@lru_cache(maxsize=64)
+def personal_keys(engine: Engine) -> frozenset[str]:
+    """The answer keys of the questions marked ``pii`` (with their loop iterations, grid rows and
+    "other" texts), from the engine's codebook; built once per engine."""
+    return frozenset(v.answer_key for v in engine.codebook()
+                     if v.pii and v.question_id is not None and v.answer_key is not None)
+
+
+#: What an ``interview.answer`` event records for a changed answer to a ``pii`` question: the
+#: audit trail is append-only, so the personal value (a call-back number) must never be in it.
+PERSONAL_CHANGE = {"pii": True}
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any],
+             personal: frozenset[str] = frozenset()) -> dict[str, Any]:
+    return {k: dict(PERSONAL_CHANGE) if k in personal else [before.get(k), after.get(k)]
+            for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
 
 
 def _store(session: Session, interview: Interview, engine: Engine, state: State, now: dt.datetime | None) -> None:
@@ -182,7 +197,7 @@ def answer(
     result = engine.answer(state, key, value, others=others, confirm_soft=confirm_soft, now=now,
                            gate=quotas.gate_for(session, study, interview), interviewer=user.first_name)
     if result.accepted:
-        changes = _changes(before, state.answers)
+        changes = _changes(before, state.answers, personal_keys(engine))
         _store(session, interview, engine, state, now)
         if changes:
             audit.record(session, "interview.answer", user_id=user.id, study_id=interview.study_id,

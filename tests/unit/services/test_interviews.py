@@ -87,6 +87,28 @@ def test_full_interview_completes_and_closes_the_case(dbsession, setup):
     assert actions.count("interview.answer") >= 5 and "interview.end" in actions
 
 
+def test_answers_to_pii_questions_leave_no_value_in_the_audit_trail(dbsession, setup):
+    """F3 (pii: the call-back number) is audited as changed, without the number: the trail is
+    append-only and erasure cannot reach it. Other answers keep old and new."""
+    _, case, anna, _ = setup
+    view = interviews.open_for_case(dbsession, case, anna, now=NOW)
+    interview, screen = view.interview, view.screen
+    given = {"N1": 3, "F3": "0171 5550199"}  # a detractor: the follow-up block asks for a call-back number
+    while not isinstance(screen, Ended) and screen.key != "F4":
+        screen = interviews.answer(dbsession, interview, anna, screen.key, given.get(screen.key, valid_answer(screen)),
+                                   now=NOW).screen
+    interviews.back(dbsession, interview, anna, "F3", now=NOW)
+    interviews.answer(dbsession, interview, anna, "F3", "030 7654321", now=NOW)
+    assert interview.state["answers"]["F3"] == "030 7654321"
+    events = [e.details for e in dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "interview.answer")
+                                                   .order_by(AuditEvent.id))]
+    assert [e["changes"] for e in events if e["key"] == "F3"] == [{"F3": {"pii": True}}] * 2
+    assert [e["changes"] for e in events if e["key"] == "N1"] == [{"N1": [None, 3], "N1_band": [None, 1]}]
+    for number in ("5550199", "7654321"):
+        assert not [e for e in dbsession.scalars(select(AuditEvent)) if number in repr(e.details)]
+    assert interviews.personal_keys(interviews.engine_of(dbsession, interview.version_id)) == {"F3"}
+
+
 def test_questionnaire_refusal_gives_its_own_aapor_code(dbsession, setup):
     _, case, anna, _ = setup
     interview = interviews.open_for_case(dbsession, case, anna, now=NOW).interview
