@@ -5,7 +5,10 @@ What goes, for each case, in one transaction (the caller's):
 * its ``contacts`` row (name, postcode, personal sample fields) and its ``case_phones``;
 * copies of that contact data in its interview: sample values the interview preloaded from the
   contact (``name``, ``postcode``, ``phone`` and personal fields) are removed from the engine
-  state and from the stored export row. Answers are not touched, so the data export is the same;
+  state and from the stored export row;
+* the answers to questions marked ``pii`` (a call-back number, an e-mail address), from the
+  engine state (with soft-check inputs and frozen values naming them) and the stored export row.
+  The data export leaves ``pii`` variables out, so it is the same; every other answer stays;
 * the free-text notes of its call attempts (interviewers write names, numbers, "call the
   daughter on ..."); the outcome, AAPOR code, time and interviewer of every attempt stay.
   Attempts store the position of the number dialled, never the number;
@@ -40,6 +43,7 @@ from cati.models import Attempt, AuditEvent, BackCheck, Case, CasePhone, Contact
 from cati.models.meta import utcnow
 
 from . import audit, dnc, export_jobs
+from .interviews import engine_of, personal_keys
 
 __all__ = ["ERASED", "Erased", "ErasureError", "erase_contacts", "find_cases"]
 
@@ -67,6 +71,8 @@ class Erased:
     dnc: bool = False
     notes_blanked: int = 0
     sample_values_removed: int = 0
+    #: answers to questions marked ``pii`` removed from the interview (loop iterations count each)
+    pii_answers_removed: int = 0
     #: ``contact_changes`` rows deleted (corrected names and numbers, supervisors' notes).
     changes_deleted: int = 0
     #: ``contact.correct`` audit events written before ``contact_changes`` existed (migration
@@ -122,6 +128,29 @@ def _strip_sample(interview: Interview, keys: set[str]) -> int:
     return len(gone)
 
 
+def _strip_personal_answers(session: Session, interview: Interview) -> int:
+    """Remove the answers to ``pii`` questions from the interview's state and export row."""
+    engine = engine_of(session, interview.version_id)
+    keys = personal_keys(engine)
+    if not keys:
+        return 0
+    personal = [v for v in engine.codebook() if v.pii and v.question_id is not None]
+    names = keys | {v.question_id for v in personal}
+    state = dict(interview.state or {})
+    answers = dict(state.get("answers") or {})
+    gone = [k for k in answers if k in keys]
+    state["answers"] = {k: v for k, v in answers.items() if k not in keys}
+    state["frozen"] = {k: v for k, v in (state.get("frozen") or {}).items() if k not in keys}
+    # a confirmed soft check stores the values it was confirmed on
+    state["soft"] = [{**s, "inputs": {n: (None if n in names else v) for n, v in (s.get("inputs") or {}).items()}}
+                     for s in state.get("soft") or []]
+    interview.state = state
+    if interview.data:
+        columns = {v.name for v in personal}
+        interview.data = {k: (None if k in columns else v) for k, v in interview.data.items()}
+    return len(gone)
+
+
 def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, actor_id: int | None,
                    reason: str = "", do_not_call: bool = False, dnc_salt: str = "cati-dnc",
                    export_directory: Path | None = None, now: dt.datetime | None = None) -> list[Erased]:
@@ -174,11 +203,13 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
                         source=f"erasure in study {study.slug}", actor_id=actor_id)
     by_id = {c.id: c for c in todo}
     removed: dict[int, int] = {}
+    answers_removed: dict[int, int] = {}
     for interview in session.scalars(select(Interview).where(Interview.case_id.in_(ids))):
         case = by_id[interview.case_id]
         contact = contacts.get(case.id)
         keys = {*_CONTACT_COLUMNS, *((contact.pii_fields or {}) if contact is not None else {})}
         removed[case.id] = _strip_sample(interview, keys - set(case.fields or {}))
+        answers_removed[case.id] = _strip_personal_answers(session, interview)
     notes = dict(session.execute(select(Attempt.case_id, func.count())
                                  .where(Attempt.case_id.in_(ids), Attempt.note != "")
                                  .group_by(Attempt.case_id)).all())
@@ -211,6 +242,7 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
         case.reserved_for = case.reserved_until = None
         result = Erased(case.ref, case.id, numbers=len(numbers.get(case.id, [])), dnc=do_not_call and has_numbers,
                         notes_blanked=int(notes.get(case.id, 0)), sample_values_removed=removed.get(case.id, 0),
+                        pii_answers_removed=answers_removed.get(case.id, 0),
                         changes_deleted=int(changed.get(case.id, 0)),
                         audit_events_with_contact_data=int(corrections.get(f"case:{case.ref}", 0)))
         results[case.id] = result
@@ -218,6 +250,7 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
                              details={"case_id": case.id, "reason": reason, "do_not_call": result.dnc,
                                       "numbers": result.numbers, "attempt_notes_blanked": result.notes_blanked,
                                       "sample_values_removed": result.sample_values_removed,
+                                      "pii_answers_removed": result.pii_answers_removed,
                                       "contact_changes_deleted": result.changes_deleted,
                                       "had_contact": case.id in contacts, "before": before[case.id]})
         event.at = now

@@ -1,6 +1,6 @@
-"""Erasing contact data (GDPR Art. 17): contacts, numbers and notes go; answers, the data export
-and the disposition stay; the case is never delivered again; one audit event without personal
-data per case; all or nothing."""
+"""Erasing contact data (GDPR Art. 17): contacts, numbers, notes and answers to pii questions go;
+the other answers, the data export and the disposition stay; the case is never delivered again;
+one audit event without personal data per case; all or nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from cati.models import Attempt, AuditEvent, BackCheck, Base, Case, CasePhone, Contact, ContactChange, Interview
-from cati.services import case_admin, console, dnc, erasure, exports, reports, scheduler
+from cati.questionnaires.engine import Ended
+from cati.services import case_admin, console, dnc, erasure, exports, interviews, reports, scheduler
 from cati.services.erasure import ErasureError
 from cati.services.exports import Selection
 from cati.services.studies import create_study, update_settings
@@ -125,20 +126,45 @@ class TestErase:
         _erase(dbsession, study, ["K-1"])
         dbsession.expire_all()
         interview = dbsession.scalar(select(Interview))
-        assert interview.state["answers"] == answers
+        assert interview.state["answers"] == {k: v for k, v in answers.items() if k != "T1"}  # T1 is pii
         assert interview.state["sample"] == {"region": 1}
-        assert (interview.status, interview.data["region"], interview.data["kd_tel"]) == ("complete", 1, None)
+        assert (interview.status, interview.data["region"], interview.data["kd_tel"], interview.data["T1"]) == (
+            "complete", 1, None, None)
         assert _anonymous_rows(dbsession, study) == data_before  # what the data export holds
         case = dbsession.get(Case, done.id)
         assert (case.state, case.outcome, case.aapor, case.block_kind) == ("final", "complete", "1.1", "erased")
         # the contact export still has the interview, without contact data
         [row] = exports.iter_rows(dbsession, study, Selection(), contacts=True)
         assert row["resp_id"] == interview.resp_id and row["case_ref"] == "K-1"
-        assert [row[k] for k in ("contact_name", "contact_phone", "contact_phone2", "kd_tel")] == [None] * 4
+        assert [row[k] for k in ("contact_name", "contact_phone", "contact_phone2", "kd_tel", "T1")] == [None] * 5
         built = exports.build(dbsession, study, Selection(), contacts=True)
         assert built.dataset is not None
         explanation = scheduler.explain_case(dbsession, study, case, TUESDAY_10)
         assert any(r.startswith("contact data erased") for r in explanation.reasons)
+
+    def test_answers_to_pii_questions_are_gone_everywhere(self, dbsession, study, anna):
+        """T1 (pii: a call-back number) answered in the interviewer screen: after erasure the
+        number is in no table, the audit trail included; the other answers are unchanged."""
+        case = add_case(dbsession, study, "K-7", phone=NUMBER, state="claimed", claimed_by=anna.id)
+        view = interviews.open_for_case(dbsession, case, anna, now=TUESDAY_10)
+        given, screen = {**COMPLETE, "T1": "0176 555 4433"}, view.screen
+        while not isinstance(screen, Ended):
+            screen = interviews.answer(dbsession, view.interview, anna, screen.key, given[screen.key],
+                                       confirm_soft=range(5), now=TUESDAY_10).screen
+        interview = view.interview
+        assert interview.status == "complete" and interview.data["T1"] == "0176 555 4433"
+        assert _rows_mentioning(dbsession, "01765554433")  # there before: the interview's state and row
+        answers, data_before = copy.deepcopy(interview.state["answers"]), _anonymous_rows(dbsession, study)
+        [result] = _erase(dbsession, study, ["K-7"])
+        assert result.pii_answers_removed == 1
+        dbsession.expire_all()
+        assert _rows_mentioning(dbsession, "01765554433") == []
+        interview = dbsession.get(Interview, interview.id)
+        assert interview.state["answers"] == {k: v for k, v in answers.items() if k != "T1"}
+        assert interview.data["T1"] is None and interview.data["N1"] == 9
+        assert _anonymous_rows(dbsession, study) == data_before
+        [event] = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "case.erase"))
+        assert event.details["pii_answers_removed"] == 1
 
     def test_an_open_case_is_never_delivered_again_and_explain_says_why(self, dbsession, study, anna):
         case = add_case(dbsession, study, "K-2", phone=NUMBER, state="ready", tier=scheduler.TIER_APPOINTMENT,
