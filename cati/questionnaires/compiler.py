@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -937,7 +937,7 @@ class _Compiler:
                 )
         self.loop_stack.append(_LoopInfo(ident))
         where = self.expr(fields.get("where"), f"{what} where")
-        export_items = _static_filter(candidates, where, self.languages[0])
+        export_items = _static_filter(candidates, where, self.languages)
         if not fields["body"].items:
             self.error(fields.at("body"), f"{what}: the body is empty")
         inner = ctx.inside(loops=(*ctx.loops, ident))
@@ -1464,22 +1464,46 @@ def widen_special_codes(codes: Mapping[str, int], maximum: float) -> dict[str, i
 
 
 def _static_filter(
-    items: Iterable[model.Option], where: expressions.Expr | None, lang: str
+    items: Iterable[model.Option], where: expressions.Expr | None, languages: Sequence[str]
 ) -> tuple[model.Option, ...]:
-    """Loop items that can ever run: ``where`` is applied when it uses only ``$code``/``$label``."""
+    """Loop items that can ever run: ``where`` is applied when it uses only ``$code``/``$label``.
+
+    An item is dropped only when ``where`` is false for it in every language, with ``$label``
+    its text as heard (``{{``/``}}`` single braces, as at runtime). An item whose text has fills
+    is left to the runtime filter: what it reads like depends on the interview.
+    """
     items = tuple(items)
     if where is None or where.names:
         return items
     kept = []
     for item in items:
+        labels = [_heard_label(item.text, lang) for lang in languages]
         try:
-            env = expressions.Env(lambda _name: None, loop_code=item.code, loop_label=item.text.raw.get(lang, ""))
-            keep = expressions.truthy(where.evaluate(env))
+            keep = any(
+                label is None
+                or expressions.truthy(
+                    where.evaluate(expressions.Env(lambda _name: None, loop_code=item.code, loop_label=label))
+                )
+                for label in labels
+            )
         except Exception:
             keep = True
         if keep:
             kept.append(item)
     return tuple(kept)
+
+
+def _heard_label(text: model.Text, lang: str) -> str | None:
+    """An item's text in ``lang`` as the runtime's ``$label`` gives it (an empty text falls back
+    to the first language); None when it has fills."""
+    if not text.raw.get(lang):
+        lang = next(iter(text.raw), lang)
+    parts = text.parts.get(lang)
+    if parts is None:
+        parts = next(iter(text.parts.values()), ())
+    if any(not isinstance(part, str) for part in parts):
+        return None
+    return "".join(str(part) for part in parts)
 
 
 def _name_offset(source: str, name: str, base: int = 0) -> int:

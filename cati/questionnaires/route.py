@@ -275,19 +275,14 @@ class Scope:
         return self.codes[-1] if self.codes else None
 
     def loop_label(self, lang: str | None = None) -> str | None:
+        """``$label``: the current item's text as the respondent hears it, the same as the
+        ``{$label}`` fill (``{{``/``}}`` single braces, its own fills resolved outside this loop);
+        None outside a loop."""
         if not self.codes:
             return None
-        flow = self.call.flow
-        loop = flow.nodes[self.loops[-1]].node
-        assert isinstance(loop, model.Loop)
-        code = self.codes[-1]
-        lang = lang or self.call.state.lang
-        for item_code, text in flow.item_source(loop):
-            if item_code == code:
-                if text is None:
-                    return str(code)
-                return text.raw.get(lang) or next(iter(text.raw.values()), str(code))
-        return str(code)
+        from .render import loop_label  # local: render imports this module
+
+        return loop_label(self, lang)
 
     def inner(self, loop: int, code: int) -> Scope:
         return Scope(self.call, (*self.loops, loop), (*self.codes, code))

@@ -217,6 +217,121 @@ def test_loop_label_fill_over_a_list_and_in_nested_loops():
     assert engine.screen(state).text == f"Zuletzt {chosen}"
 
 
+def export_codes(engine: Engine, index: int) -> list[int]:
+    """The item codes the loop at flow position ``index`` has export variables for."""
+    return [item.code for item in engine.questionnaire.flow[index].export_items]
+
+
+def test_label_in_where_is_the_item_text_as_heard_statically_and_at_runtime():
+    """$label in expressions equals {$label}: {{/}} are single braces, in the static where
+    (export variables) as in the runtime one."""
+    engine = engine_for(
+        """\
+- loop: L
+  over: marken
+  where: "$label != 'A {b}'"
+  body:
+    - {id: B, type: text, text: "B {$label}"}
+- {id: K1, type: multi, text: k, options: [{code: 1, de: "A {{b}}"}, {code: 2, de: "C"}]}
+- {loop: M, over: K1, where: "$label == 'A {b}'", body: [{id: K2, type: text, text: "K2 {=$label + '!'} {$label}"}]}
+""",
+        'lists: {marken: [{code: 1, de: "A {{b}}"}, {code: 2, de: "C"}]}',
+    )
+    assert export_codes(engine, 0) == [2]
+    assert export_codes(engine, 2) == [1]
+    state = engine.start(1, {})
+    assert engine.screen(state).key == "B_2"
+    engine.answer(state, "B_2", "x")
+    engine.answer(state, "K1", [1, 2])
+    screen = engine.screen(state)
+    assert (screen.key, screen.text) == ("K2_1", "K2 A {b}! A {b}")
+    engine.answer(state, "K2_1", "y")
+    assert not isinstance(engine.screen(state), Screen)
+    assert engine.path(state) == ["B_2", "K1", "K2_1"]
+
+
+def test_where_on_an_item_text_with_fills_is_left_to_the_runtime():
+    """An item whose text has fills keeps its export variables; at runtime where sees the text
+    with its fills resolved. Items without fills are still filtered statically."""
+    engine = engine_for(
+        """\
+- {id: S, type: text, text: "Stadt?"}
+- {id: K1, type: multi, text: k, options: [{code: 1, de: "Rad in {S}"}, {code: 2, de: Velo}]}
+- loop: L
+  over: K1
+  where: "$label == 'Rad in Bern'"
+  body:
+    - {id: K2, type: text, text: "Wie finden Sie {=$label}?"}
+"""
+    )
+    assert export_codes(engine, 2) == [1]
+    state, path = run(engine, {"S": "Bern", "K1": [1, 2], "K2_1": "gut"})
+    assert path == ["S", "K1", "K2_1"]
+    assert engine.export_row(state)["K2_1"] == "gut"
+    state = engine.start(1, {})
+    engine.answer(state, "S", "Bern")
+    engine.answer(state, "K1", [1, 2])
+    assert engine.screen(state).text == "Wie finden Sie Rad in Bern?"
+    assert run(engine, {"S": "Basel", "K1": [1, 2]})[1] == ["S", "K1"]
+
+
+def test_label_in_where_of_nested_loops_is_the_inner_item_as_heard():
+    engine = engine_for(
+        """\
+- loop: A
+  over: marken
+  where: "$label != 'Rad'"
+  body:
+    - {id: K, type: multi, text: "K {$label}", options: [{code: 1, de: "{$label} {{neu}}"}, {code: 2, de: alt}]}
+    - loop: B
+      over: K
+      where: "$label != '{Velo} {neu}'"
+      body:
+        - {id: W, type: text, text: "Warum {=$label}?"}
+""",
+        'lists: {marken: [{code: 1, de: "{{Velo}}"}, {code: 2, de: Rad}]}',
+    )
+    loop_a = engine.questionnaire.flow[0]
+    assert [item.code for item in loop_a.export_items] == [1]
+    assert [item.code for item in loop_a.body[1].export_items] == [1, 2]  # item 1 has a fill
+    state = engine.start(1, {})
+    engine.answer(state, "K_1", [1, 2])
+    screen = engine.screen(state)
+    assert (screen.key, screen.text) == ("W_1_2", "Warum alt?")
+    engine.answer(state, "W_1_2", "x")
+    assert engine.path(state) == ["K_1", "W_1_2"]
+
+
+def test_static_where_on_label_drops_an_item_only_when_every_language_does():
+    """The interview may run in any language: an item whose label passes where in one of them
+    keeps its export variables, and runs in that language."""
+    engine = Engine(
+        load_questionnaire(
+            """\
+format: cati/1
+id: t
+version: 1
+title: {de: T, en: T}
+languages: [de, en]
+dispositions: {COMPLETE: 1}
+lists: {obst: [{code: 1, de: Apfel, en: Apple}, {code: 2, de: Birne, en: Pear}, {code: 3, de: Apfel, en: Apfel}]}
+flow:
+  - loop: L
+    over: obst
+    where: "$label != 'Apfel'"
+    body:
+      - {id: B, type: text, text: {de: "B {$label}", en: "B {$label}"}}
+""",
+            "t.yaml",
+        )
+    )
+    assert export_codes(engine, 0) == [1, 2]
+    assert run(engine, {"B_2": "x"})[1] == ["B_2"]
+    state, path = run(engine, {"B_1": "x", "B_2": "y"}, lang="en")
+    assert path == ["B_1", "B_2"]
+    assert engine.export_row(state)["B_1"] == "x"
+
+
 # -- blocks and option order -----------------------------------------------------------------
 RANDOM = """\
 - {id: S, type: single, randomize: shuffle, text: s, options: [{code: 1, de: a}, {code: 2, de: b},
