@@ -164,6 +164,8 @@ def _erase(args: argparse.Namespace) -> int:
                 extra.append(f"{e.notes_blanked} attempt notes blanked")
             if e.sample_values_removed:
                 extra.append(f"{e.sample_values_removed} contact values removed from the interview")
+            if e.pii_answers_removed:
+                extra.append(f"{e.pii_answers_removed} personal answers removed")
             print(f"{e.ref}: contact data erased ({', '.join(extra)}); the case is never called again")
             if e.audit_events_with_contact_data:
                 print(f"{e.ref}: note: {e.audit_events_with_contact_data} earlier contact corrections in the "
