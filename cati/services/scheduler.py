@@ -521,6 +521,7 @@ class DueCase:
     priority: int
     local_time: dt.datetime
     reason: str
+    case_id: int = 0
 
 
 def due_cases(session: Session, study: Study, at: dt.datetime, limit: int = 100) -> list[DueCase]:
@@ -547,7 +548,8 @@ def due_cases(session: Session, study: Study, at: dt.datetime, limit: int = 100)
     for start in range(0, len(ids), 1000):
         rows.update((c.id, c) for c in session.scalars(select(Case).where(Case.id.in_(ids[start:start + 1000]))))
     return [DueCase(rows[case_id].ref, TIER_PRIORITY[tier] + study_priority,
-                    at.astimezone(ZoneInfo(rows[case_id].zone.tz)), TIER_REASON[tier]) for case_id, tier in found]
+                    at.astimezone(ZoneInfo(rows[case_id].zone.tz)), TIER_REASON[tier], case_id)
+            for case_id, tier in found]
 
 
 def case_facts(case: Case, study: Study) -> CaseFacts:

@@ -119,6 +119,7 @@ MATRIX: dict[str, dict[str, Any]] = {
     "supervisor.member_remove": {"POST": study_supervise(422)},
     "supervisor.skills": {"POST": study_supervise(422)},
     "supervisor.cases": {"GET": study_supervise(200)},
+    "supervisor.due": {"GET": study_supervise(200)},
     "supervisor.case": {"GET": study_supervise(404)},
     "supervisor.case_contact": {"POST": study_supervise(404)},
     "supervisor.case_release": {"POST": study_supervise(404)},

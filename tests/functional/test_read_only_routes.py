@@ -87,6 +87,7 @@ def pages(seeded: dict[str, Any]) -> list[tuple[str, str]]:
         ("supervisor", f"{study}/audit"),
         ("supervisor", f"{study}/control"),
         ("supervisor", f"{study}/cases/{seeded['case_id']}"),
+        ("supervisor", f"{study}/due"),
         ("supervisor", f"{study}/backchecks"),
         ("client", "/portal"),
         ("client", portal),

@@ -311,6 +311,40 @@ def _next_callable_evening(study) -> dt.datetime:
         day += dt.timedelta(days=1)
 
 
+class TestDue:
+    AT = "2026-11-24T10:00"  # a Tuesday morning in Berlin: inside the research calling hours
+
+    def test_the_cases_next_case_would_deliver_in_order(self, study, seeded, as_role, dbsession):
+        from cati.services.case_admin import parse_local
+        from cati.services.scheduler import due_cases
+
+        at = parse_local(self.AT, "Europe/Berlin")
+        be = seeded["fresh"].zone_id
+        add_case(dbsession, study, "K-020", zone_id=be, tier=1, next_call_at=at - dt.timedelta(hours=1),
+                         outcome="no_answer", attempts=1)
+        appointment = add_case(dbsession, study, "K-021", zone_id=be, tier=0, next_call_at=at - dt.timedelta(minutes=5),
+                               outcome="appointment", attempts=1)
+        add_case(dbsession, study, "K-022", zone_id=be, tier=1, next_call_at=at + dt.timedelta(hours=1),
+                 outcome="busy", attempts=1)  # not due yet
+        page = as_role("supervisor").get(url(study, "due"), {"at": self.AT})
+        rows = [[td.text.strip() for td in tr.select("td")] for tr in page.html.select("#due-cases tbody tr")]
+        assert [r[1] for r in rows] == [d.ref for d in due_cases(dbsession, study, at)] == ["K-021", "K-020", "K-001"]
+        assert [r[2] for r in rows] == ["Termin", "Wiederholung", "neuer Fall"]
+        assert rows[0][4] == "2026-11-24 10:00 CET"
+        link = page.html.select_one("#due-cases tbody a")["href"]
+        assert link.endswith(f"/studies/{study.slug}/cases/{appointment.id}")
+        assert page.html.select_one("#f-at")["value"] == self.AT
+
+    def test_sunday_nobody_and_bad_moments(self, study, seeded, as_role):
+        client = as_role("supervisor")
+        sunday = client.get(url(study, "due"), {"at": "2026-11-22T11:00"})
+        assert not sunday.html.select("#due-cases") and "darf kein Fall angerufen werden" in sunday.text
+        bad = client.get(url(study, "due"), {"at": "morgen früh"}, status=400)
+        assert "2026-11-25T18:00" in bad.html.select_one("#f-at-error").text
+        limited = client.get(url(study, "due"), {"at": self.AT, "limit": "1"})
+        assert len(limited.html.select("#due-cases tbody tr")) == 1 and "Nur die ersten 1" in limited.text
+
+
 class TestBackchecks:
     def test_draw_and_record_a_failed_check(self, study, world, as_role, dbsession):
         ines = world.users["interviewer"]

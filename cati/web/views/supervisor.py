@@ -40,6 +40,7 @@ NAV = (
     ("supervisor.dashboard", _("Dashboard")),
     ("supervisor.productivity", _("Productivity")),
     ("supervisor.cases", _("Cases")),
+    ("supervisor.due", _("Due")),
     ("supervisor.backchecks", _("Back-checks")),
     ("supervisor.audit", _("Audit trail")),
     ("supervisor.control", _("Fieldwork control")),

@@ -7,13 +7,15 @@ appointment, show the contact data (recorded in the audit trail). Every action g
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
 
 from cati.models import Case, CasePhone, Contact, User
-from cati.services import audit, case_admin, fieldwork
+from cati.models.meta import utcnow
+from cati.services import audit, case_admin, fieldwork, scheduler
 from cati.services.case_admin import CaseAdminError
 
 from ..i18n import _
@@ -21,6 +23,15 @@ from ..resources import StudyContext
 from ..security import Permission
 from .studies import attempt
 from .supervisor import STATE_LABELS, TZ, SupervisorPage
+
+#: Why a case is in the due list (``scheduler.TIER_REASON``), in delivery order.
+DUE_REASONS = {"appointment": _("appointment"), "retry": _("retry"), "fresh": _("fresh case")}
+DUE_LIMIT, DUE_LIMIT_MAX = 100, 1000
+
+
+def fieldwork_local(moment: Any) -> str:
+    """``moment`` as the value of a datetime-local field in call-centre time."""
+    return str(moment.astimezone(ZoneInfo(TZ)).strftime("%Y-%m-%dT%H:%M"))
 
 
 @view_defaults(permission=Permission.STUDY_SUPERVISE)
@@ -36,6 +47,25 @@ class CaseViews(SupervisorPage):
         return self.base(query=query, result=result, outcome_labels=self.outcome_labels(),
                          state_labels={k: self.translate(v) for k, v in STATE_LABELS.items()},
                          limit=case_admin.SEARCH_LIMIT)
+
+    # ------------------------------------------------------------------ due now
+    @view_config(route_name="supervisor.due", request_method="GET", renderer="supervisor/due.jinja2")
+    def due(self) -> dict[str, Any]:
+        """The web view of ``cati sample due``: the cases "Next case" would deliver, in that order,
+        now or at a moment the supervisor names (call-centre time)."""
+        raw_at = self.request.GET.get("at", "").strip()[:40]
+        raw_limit = self.request.GET.get("limit", "")
+        limit = min(max(int(raw_limit), 1), DUE_LIMIT_MAX) if raw_limit.isdigit() else DUE_LIMIT
+        at, error = utcnow(), None
+        if raw_at:
+            try:
+                at = case_admin.parse_local(raw_at, TZ)
+            except CaseAdminError:
+                error = self.translate(_("Give a date and time such as 2026-11-25T18:00."))
+                self.request.response.status_int = 400
+        due = [] if error else scheduler.due_cases(self.request.dbsession, self.study, at, limit=limit)
+        return self.base(at=at, at_value=raw_at or fieldwork_local(at), error=error, due=due, limit=limit,
+                         reasons={k: self.translate(v) for k, v in DUE_REASONS.items()})
 
     # ------------------------------------------------------------------ one case
 
