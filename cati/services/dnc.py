@@ -20,6 +20,9 @@ def number_hash(e164: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{e164}".encode()).hexdigest()
 
 
+BLOCK_REASON = "number is on the do-not-call list"
+
+
 def add_numbers(session: Session, numbers: list[str], *, salt: str, source: str = "",
                 actor_id: int | None = None) -> tuple[int, int]:
     """Add E.164 numbers; block every case in every study that has one of them.
@@ -36,9 +39,17 @@ def add_numbers(session: Session, numbers: list[str], *, salt: str, source: str 
     blocked = session.execute(
         update(Case)
         .where(Case.id.in_(case_ids), Case.state.in_(("ready", "blocked")), Case.block_kind != "dnc")
-        .values(state="blocked", block_kind="dnc", block_reason="number is on the do-not-call list")
+        .values(state="blocked", block_kind="dnc", block_reason=BLOCK_REASON)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # A case being called stays with its interviewer, marked: however its claim ends (an outcome, or
+    # the release of a claim whose interviewer vanished), the mark blocks it then.
+    session.execute(
+        update(Case)
+        .where(Case.id.in_(case_ids), Case.state == "claimed", Case.block_kind != "dnc")
+        .values(block_kind="dnc", block_reason=BLOCK_REASON)
+        .execution_options(synchronize_session=False)
+    )
     audit.record(session, "dnc.add", user_id=actor_id, target="dnc",
                  details={"added": len(added), "cases_blocked": blocked, "source": source})
     return len(added), blocked

@@ -218,6 +218,28 @@ def test_stale_claims_return_to_the_pool(dbsession, study, anna, ben):
     assert next_case(dbsession, ben, now=later).case.ref == case.ref
 
 
+def test_a_number_put_on_the_dnc_list_during_the_call_blocks_the_case_whatever_ends_the_claim(
+        dbsession, study, anna, ben):
+    from cati.services import dnc
+
+    load(dbsession, study, SAMPLE[:2])
+    vanished = next_case(dbsession, anna, now=TUESDAY_10).case
+    outcome = next_case(dbsession, ben, now=TUESDAY_10).case
+    numbers = [p.e164 for case in (vanished, outcome) for p in case.contact.phones]
+    dnc.add_numbers(dbsession, numbers, salt="another-salt-than-the-release-knows")
+    for case in (vanished, outcome):
+        dbsession.refresh(case)  # as the next request would load them
+    assert (vanished.state, vanished.claimed_by) == ("claimed", anna.id)  # the call goes on
+    later = TUESDAY_10 + dt.timedelta(minutes=31)
+    scheduler.heartbeat(dbsession, outcome, ben, now=later - dt.timedelta(minutes=1))
+    assert scheduler.release_stale_claims(dbsession, later, 1800, force=True) == 1
+    record_outcome(dbsession, outcome, ben, "no_answer", now=later)  # the default salt: no help either
+    for case in (vanished, outcome):
+        dbsession.refresh(case)
+        assert (case.state, case.block_kind) == ("blocked", "dnc")
+    assert next_case(dbsession, anna, now=later + dt.timedelta(days=1)) is None
+
+
 def test_heartbeat_keeps_the_claim(dbsession, study, anna):
     load(dbsession, study, SAMPLE[:1])
     case = next_case(dbsession, anna, now=TUESDAY_10).case
