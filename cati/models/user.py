@@ -43,6 +43,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     locale: Mapped[str | None] = mapped_column(String(5), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Stored in the session cookie at login; a session holding another value is logged out.
+    #: Deactivation and a password change bump it, ending every session of the user at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), default=None)
     #: Pseudonymous code exported instead of the person (``interviewer_id`` in data sets).
     code: Mapped[str] = mapped_column(String(16), unique=True)

@@ -46,6 +46,12 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def _check_password(password: str) -> None:
+    """The password rules of every account operation; raises :class:`UserError`."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters long")
+
+
 def _next_code(session: Session, role: str) -> str:
     prefix = {"interviewer": "I", "supervisor": "S", "researcher": "R", "admin": "A", "client": "C"}[role]
     count = session.scalar(select(func.count()).select_from(User).where(User.code.like(f"{prefix}%"))) or 0
@@ -72,8 +78,7 @@ def create_user(
         )
     if role not in {r.value for r in Role}:
         raise UserError(f"role {role!r}: must be one of {', '.join(r.value for r in Role)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters long")
+    _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"username {username!r}: already exists")
     client_row = None
@@ -97,6 +102,35 @@ def create_user(
     session.flush()
     audit.record(session, "user.create", user_id=actor_id, target=f"user:{user.id}", details={"role": role})
     return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user with this login name; raises :class:`UserError` naming it if there is none."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise UserError(f"username {username!r}: no such user")
+    return user
+
+
+def set_active(session: Session, user: User, active: bool, *, actor_id: int | None = None) -> None:
+    """Deactivate (or reactivate) a user. Either way every session of the user ends (their
+    ``session_version`` is bumped); a deactivated user can no longer log in. An admin cannot
+    deactivate themself (``actor_id``), so the last admin cannot lock everybody out by a slip."""
+    if not active and actor_id is not None and actor_id == user.id:
+        raise UserError("user: you cannot deactivate your own account")
+    user.active = active
+    user.session_version += 1
+    audit.record(session, "user.activate" if active else "user.deactivate", user_id=actor_id,
+                 target=f"user:{user.id}")
+
+
+def set_password(session: Session, user: User, password: str, *, actor_id: int | None = None) -> None:
+    """Set a new password (the rules of :func:`create_user`) and end every session of the user; the
+    audit event names who changed whose password, never the password."""
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    audit.record(session, "user.password", user_id=actor_id, target=f"user:{user.id}")
 
 
 def get_or_create_client(session: Session, name: str) -> Client:

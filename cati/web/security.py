@@ -2,7 +2,9 @@
 
 * Identity: the user id lives in the signed session cookie; :class:`CatiSecurityPolicy` loads the
   user once per request and only while the account is active, so deactivating a user locks them
-  out at their next click.
+  out at their next click. The session also holds the user's ``session_version`` from login;
+  deactivation and password changes bump it, so a session issued before is logged out (sessions
+  from before the column existed carry no version and count as version 0).
 * Authorization: ACLs. Principals are ``user:<id>``, ``role:<role>`` and, for client users,
   ``client:<client_id>``; the root ACL (:mod:`cati.web.resources`) grants application-wide
   permissions by role, each :class:`~cati.web.resources.StudyContext` grants per-study ones.
@@ -46,6 +48,9 @@ class Permission(enum.StrEnum):
     USER_LIST = "user:list"
 
 
+#: The session key holding the ``User.session_version`` the session was issued for.
+SESSION_VERSION_KEY = "cati.session_version"
+
 #: Granted to nobody: the default permission of views that forget to declare their own.
 UNDECLARED = "view:undeclared"
 
@@ -70,7 +75,11 @@ class CatiSecurityPolicy:
         if not isinstance(user_id, int):
             return None
         user = request.dbsession.get(User, user_id)
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        if request.session.get(SESSION_VERSION_KEY, 0) != user.session_version:
+            return None
+        return user
 
     def identity(self, request: Any) -> User | None:
         return self._identity.get_or_create(request)
@@ -86,6 +95,8 @@ class CatiSecurityPolicy:
         # A fresh session (no fixation of a pre-login session) and a fresh CSRF token.
         request.session.invalidate()
         headers = self._session.remember(request, userid, **kw)
+        user = request.dbsession.get(User, userid)
+        request.session[SESSION_VERSION_KEY] = 0 if user is None else user.session_version
         new_csrf_token(request)
         self._identity.clear(request)
         return headers
