@@ -24,7 +24,8 @@ class RootFactory:
     """Application-wide permissions, granted by role."""
 
     __acl__ = (
-        (Allow, f"role:{Role.ADMIN}", (P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_CREATE, P.USER_LIST)),
+        (Allow, f"role:{Role.ADMIN}", (P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_CREATE, P.USER_LIST,
+                                         P.USER_MANAGE)),
         (Allow, f"role:{Role.RESEARCHER}", (P.APP_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_LIST)),
         *((Allow, f"role:{role}", P.PORTAL_USE) for role in (Role.ADMIN, Role.RESEARCHER, Role.SUPERVISOR,
                                                              Role.CLIENT)),

@@ -69,6 +69,9 @@ def includeme(config: Any) -> None:
 
     config.add_route("admin.users", "/admin/users")
     config.add_route("admin.user_new", "/admin/users/new")
+    config.add_route("admin.user_active", r"/admin/users/{user_id:\d+}/active")
+    config.add_route("admin.user_password", r"/admin/users/{user_id:\d+}/password")
+    config.add_route("account.password", "/account/password")
 
     # "/studies/new" must come before "/studies/{slug}"; the slug "new" is therefore reserved.
     config.add_route("study.list", "/studies")

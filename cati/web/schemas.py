@@ -59,10 +59,30 @@ def _client_for_client_role(node: colander.SchemaNode, value: dict[str, Any]) ->
         exc = colander.Invalid(node)
         exc["client"] = _("Only users with the role client belong to a client organisation.")
         raise exc
+    _passwords_match(node, value)
+
+
+def _passwords_match(node: colander.SchemaNode, value: dict[str, Any]) -> None:
     if value["password"] != value["password_confirm"]:
         exc = colander.Invalid(node)
         exc["password_confirm"] = _("The two passwords differ.")
         raise exc
+
+
+def _new_password(name: str) -> colander.SchemaNode:
+    """A new password: the length rule of :mod:`cati.services.users`, which checks it again."""
+    return colander.SchemaNode(
+        colander.String(), name=name, missing_msg=_("Please fill in this field."),
+        validator=colander.Length(
+            min=MIN_PASSWORD_LENGTH, max=1024,
+            min_err=_("At least ${min} characters, please.", mapping={"min": MIN_PASSWORD_LENGTH}),
+        ),
+    )
+
+
+def _password_confirm() -> colander.SchemaNode:
+    return colander.SchemaNode(colander.String(), name="password_confirm",
+                               missing_msg=_("Please repeat the password."))
 
 
 class UserCreateSchema(colander.MappingSchema):
@@ -75,18 +95,33 @@ class UserCreateSchema(colander.MappingSchema):
     role = _text("role", validator=_one_of([r.value for r in Role]))
     client = _text("client", required=False, validator=colander.Length(max=200))
     locale = _text("locale", required=False, validator=_one_of(["", *LOCALES]))
-    password = colander.SchemaNode(
-        colander.String(), name="password", missing_msg=_("Please fill in this field."),
-        validator=colander.Length(
-            min=MIN_PASSWORD_LENGTH, max=1024,
-            min_err=_("At least ${min} characters, please.", mapping={"min": MIN_PASSWORD_LENGTH}),
-        ),
-    )
-    password_confirm = colander.SchemaNode(colander.String(), name="password_confirm",
-                                           missing_msg=_("Please repeat the password."))
+    password = _new_password("password")
+    password_confirm = _password_confirm()
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, validator=_client_for_client_role, **kw)
+
+
+class PasswordSchema(colander.MappingSchema):
+    """An admin sets someone's password: the new one, twice."""
+
+    password = _new_password("password")
+    password_confirm = _password_confirm()
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, validator=_passwords_match, **kw)
+
+
+class OwnPasswordSchema(PasswordSchema):
+    """A user changes their own password: the current one, then the new one twice."""
+
+    current_password = colander.SchemaNode(colander.String(), name="current_password",
+                                           missing_msg=_("Please enter your current password."),
+                                           validator=colander.Length(max=1024))
+
+
+class ActiveSchema(colander.MappingSchema):
+    active = _text("active", validator=_one_of(["0", "1"]))
 
 
 class StudyCreateSchema(colander.MappingSchema):

@@ -46,6 +46,7 @@ class Permission(enum.StrEnum):
     STUDY_VIEW = "study:view"
     USER_CREATE = "user:create"
     USER_LIST = "user:list"
+    USER_MANAGE = "user:manage"  # deactivate, reactivate, set passwords: admins
 
 
 #: The session key holding the ``User.session_version`` the session was issued for.

@@ -88,6 +88,14 @@ MATRIX: dict[str, dict[str, Any]] = {
         "GET": expect(403, admin=200, anonymous=303),
         "POST": expect(403, admin=422, anonymous=303),
     },
+    # Deactivating users and setting their passwords: admins only; user 0 does not exist (404).
+    "admin.user_active": {"POST": expect(403, admin=404, anonymous=303)},
+    "admin.user_password": {
+        "GET": expect(403, admin=404, anonymous=303),
+        "POST": expect(403, admin=404, anonymous=303),
+    },
+    # Every logged-in user changes their own password; an empty form is refused.
+    "account.password": {"GET": expect(200, anonymous=303), "POST": expect(422, anonymous=303)},
     "study.list": {"GET": staff_only(200)},
     "study.new": {"GET": staff_only(200), "POST": staff_only(422)},
     "study.detail": {
@@ -156,6 +164,7 @@ POST_DATA = {"locale.set": {"locale": "de", "next": "/"}}
 #: Path arguments for routes whose pattern has placeholders other than ``slug``.
 PATH_ARGS = {"__static/": {"subpath": ("cati.css",)}, "supervisor.report": {"fmt": "csv"},
              "portal.download": {"job_id": "0"},
+             "admin.user_active": {"user_id": "0"}, "admin.user_password": {"user_id": "0"},
              "supervisor.backcheck_result": {"check_id": "0"},
              **{f"supervisor.case{suffix}": {"case_id": "0"} for suffix in
                 ("", "_contact", "_release", "_reassign", "_finalise", "_appointment")}}

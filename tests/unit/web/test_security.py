@@ -13,7 +13,9 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from cati.web.resources import RootFactory, StudyContext
 from cati.web.security import (
     SECURITY_HEADERS,
+    SESSION_VERSION_KEY,
     UNDECLARED,
+    CatiSecurityPolicy,
     Permission,
     add_security_headers,
     principals_for,
@@ -81,7 +83,7 @@ class TestACLs:
     def test_root(self):
         root = RootFactory(None)
         assert allowed(root, self.admin) == {P.APP_USE, P.PORTAL_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_CREATE,
-                                             P.USER_LIST}
+                                             P.USER_LIST, P.USER_MANAGE}
         assert allowed(root, self.researcher) == {P.APP_USE, P.PORTAL_USE, P.STUDY_CREATE, P.STUDY_LIST, P.USER_LIST}
         for someone in (self.supervisor, self.client):
             assert allowed(root, someone) == {P.APP_USE, P.PORTAL_USE}
@@ -136,3 +138,27 @@ def test_security_headers_are_added_without_overriding():
     for name in set(SECURITY_HEADERS) - {"X-Frame-Options"}:
         assert response.headers[name] == SECURITY_HEADERS[name]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+class TestSessionVersion:
+    """A session is the user's only while it carries their current ``session_version``."""
+
+    def identity(self, session, *, version=0, active=True):
+        person = SimpleNamespace(id=7, active=active, session_version=version)
+        request = SimpleNamespace(session=session, dbsession=SimpleNamespace(get=lambda model, id: person))
+        policy = CatiSecurityPolicy()
+        policy._session.authenticated_userid = lambda request: request.session.get("userid")
+        return policy._load_identity(request)
+
+    def test_matching_version_is_logged_in(self):
+        assert self.identity({"userid": 7, SESSION_VERSION_KEY: 3}, version=3).id == 7
+
+    def test_other_version_is_logged_out(self):
+        assert self.identity({"userid": 7, SESSION_VERSION_KEY: 2}, version=3) is None
+
+    def test_session_from_before_the_version_counts_as_0(self):
+        assert self.identity({"userid": 7}, version=0).id == 7
+        assert self.identity({"userid": 7}, version=1) is None
+
+    def test_inactive_user_is_logged_out(self):
+        assert self.identity({"userid": 7, SESSION_VERSION_KEY: 0}, active=False) is None
