@@ -115,9 +115,14 @@ def get_user(session: Session, username: str) -> User:
 def set_active(session: Session, user: User, active: bool, *, actor_id: int | None = None) -> None:
     """Deactivate (or reactivate) a user. Either way every session of the user ends (their
     ``session_version`` is bumped); a deactivated user can no longer log in. An admin cannot
-    deactivate themself (``actor_id``), so the last admin cannot lock everybody out by a slip."""
+    deactivate themself (``actor_id``), and nobody (the CLI has no actor) the last active admin, so
+    nobody locks everybody out by a slip."""
     if not active and actor_id is not None and actor_id == user.id:
         raise UserError("user: you cannot deactivate your own account")
+    if not active and user.role == "admin" and user.active and not session.scalar(
+            select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True),
+                                                         User.id != user.id)):
+        raise UserError(f"user {user.username}: the last active admin cannot be deactivated")
     user.active = active
     user.session_version += 1
     audit.record(session, "user.activate" if active else "user.deactivate", user_id=actor_id,

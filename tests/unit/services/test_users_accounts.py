@@ -81,3 +81,15 @@ def test_get_user_names_the_unknown_user(dbsession, people):
     with pytest.raises(UserError, match="'nobody': no such user"):
         get_user(dbsession, "nobody")
     assert dbsession.scalar(select(User).where(User.username == "nobody")) is None
+
+
+def test_the_last_active_admin_cannot_be_deactivated_even_without_an_actor(dbsession, people):
+    admin, ines = people
+    with pytest.raises(UserError, match="last active admin"):
+        set_active(dbsession, admin, False)  # as the CLI does: no acting user
+    assert admin.active
+    second = create_user(dbsession, "bert", role="admin", password=PASSWORD)
+    set_active(dbsession, admin, False, actor_id=second.id)
+    assert not admin.active
+    set_active(dbsession, ines, False)  # interviewers: no such rule
+    assert not ines.active
