@@ -206,6 +206,23 @@ class TestOwnPassword:
         assert world.users["interviewer"].session_version == 0
         assert _logged_in(app)
 
+    def test_wrong_current_passwords_are_throttled_like_logins(self, world, as_role, dbsession):
+        from cati.models import LoginFailure
+
+        app = as_role("interviewer")
+        for _ in range(5):
+            form = fill(app.get("/account/password").forms["password-form"], current_password="guess",
+                        password=NEW_PASSWORD, password_confirm=NEW_PASSWORD)
+            form.submit(status=422)
+        username = world.users["interviewer"].username
+        assert len(dbsession.scalars(select(LoginFailure).where(LoginFailure.username == username)).all()) == 5
+        form = fill(app.get("/account/password").forms["password-form"], current_password=PASSWORD,
+                    password=NEW_PASSWORD, password_confirm=NEW_PASSWORD)
+        response = form.submit(status=429)  # even the right one, until the lockout has passed
+        assert response.headers["Retry-After"].isdigit() and "Zu viele" in response.text
+        dbsession.expire_all()
+        assert world.users["interviewer"].session_version == 0
+
     def test_csrf_token_is_required(self, world, as_role, dbsession):
         app = as_role("client")
         app.post("/account/password", {"current_password": PASSWORD, "password": NEW_PASSWORD,

@@ -8,18 +8,19 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.security import remember
 from pyramid.view import view_config, view_defaults
 
-from cati.services.users import UserError, set_password, verify_password
+from cati.services.users import UserError, set_password
 
 from ..i18n import _
 from ..schemas import OwnPasswordSchema, validate
 from ..security import Permission
+from .auth import checked_login, throttled_message
 
 
 def password_form(request: Any, status: int, **values: Any) -> dict[str, Any]:
     """What account/password.jinja2 needs: ``subject`` (the user an admin sets the password of, or
     ``None`` for one's own), ``current`` (ask for the current password) and the form's ``action``."""
     request.response.status_int = status
-    return {"subject": None, "current": False, "errors": {}, "problem": None, **values}
+    return {"subject": None, "current": False, "errors": {}, "problem": None, "throttled": None, **values}
 
 
 @view_defaults(route_name="account.password", renderer="account/password.jinja2", permission=Permission.APP_USE)
@@ -44,10 +45,15 @@ class OwnPasswordViews:
         translate = request.localizer.translate
         user = request.identity
         values, errors = validate(OwnPasswordSchema(), request.POST, translate)
-        if not errors and not verify_password(user.password_hash, values["current_password"]):
-            errors = {"current_password": translate(_("The current password is not correct."))}
         if errors:
             return self._form(422, errors=errors)
+        # Checked as a login: wrong current passwords count as failed logins and are throttled.
+        result = checked_login(request, user.username, values["current_password"])
+        if result.throttled:
+            return self._form(429, throttled=throttled_message(request, result))
+        if result.user is None or result.user.id != user.id:
+            return self._form(422, errors={
+                "current_password": translate(_("The current password is not correct."))})
         try:
             set_password(request.dbsession, user, values["password"], actor_id=user.id)
         except UserError as exc:

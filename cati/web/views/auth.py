@@ -10,7 +10,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
 from pyramid.view import view_config, view_defaults
 
 from cati.db import read_only_session
-from cati.services.users import check_login, finish_login
+from cati.services.users import LoginResult, check_login, finish_login
 
 from ..i18n import LOCALE_COOKIE, LOCALES, _, pluralize
 from ..schemas import LoginSchema, validate
@@ -42,39 +42,47 @@ class LoginViews:
         values, errors = validate(LoginSchema(), request.POST, translate)
         if errors:
             return self._form(422, username=request.POST.get("username", ""), errors=errors)
-        settings = request.registry.settings
-        # Argon2 runs in a read-only transaction before request.dbsession begins: on SQLite the
-        # request's transaction holds the write lock, and every writer would wait out the hash.
-        with read_only_session(request) as reader:
-            check = check_login(
-                reader,
-                values["username"],
-                values["password"],
-                remote_addr=request.client_addr or "",
-                max_failures=int(settings.get("cati.login_max_failures", 5)),
-                lockout_seconds=int(settings.get("cati.login_lockout_seconds", 300)),
-            )
-        # The failed attempt is stored by the service and committed with this request: pyramid_tm
-        # commits 4xx responses (no commit veto is configured, and none must be, or the throttle
-        # would never see a failure).
-        result = finish_login(request.dbsession, check, values["password"])
+        result = checked_login(request, values["username"], values["password"])
         if result.throttled:
-            minutes = max(1, math.ceil(result.retry_after / 60))
-            request.response.headers["Retry-After"] = str(result.retry_after)
-            message = pluralize(
-                request,
-                "Too many failed logins. Please try again in ${minutes} minute.",
-                "Too many failed logins. Please try again in ${minutes} minutes.",
-                minutes,
-                {"minutes": minutes},
-            )
-            return self._form(429, username=values["username"], message=message)
+            return self._form(429, username=values["username"], message=throttled_message(request, result))
         if result.user is None:
             # One message for unknown users, wrong passwords and deactivated accounts alike.
             message = translate(_("Username or password is incorrect."))
             return self._form(422, username=values["username"], message=message)
         headers = remember(request, result.user.id)
         return HTTPSeeOther(self.next, headers=headers)
+
+
+def checked_login(request: Any, username: str, password: str) -> LoginResult:
+    """A password checked as a login is: throttled per user and address, failures recorded (with
+    this request's transaction; pyramid_tm commits 4xx responses, and no commit veto may be
+    configured, or the throttle would never see a failure)."""
+    settings = request.registry.settings
+    # Argon2 runs in a read-only transaction before request.dbsession begins: on SQLite the
+    # request's transaction holds the write lock, and every writer would wait out the hash.
+    with read_only_session(request) as reader:
+        check = check_login(
+            reader,
+            username,
+            password,
+            remote_addr=request.client_addr or "",
+            max_failures=int(settings.get("cati.login_max_failures", 5)),
+            lockout_seconds=int(settings.get("cati.login_lockout_seconds", 300)),
+        )
+    return finish_login(request.dbsession, check, password)
+
+
+def throttled_message(request: Any, result: LoginResult) -> str:
+    """"Try again in N minutes", with the ``Retry-After`` header set on the response."""
+    minutes = max(1, math.ceil(result.retry_after / 60))
+    request.response.headers["Retry-After"] = str(result.retry_after)
+    return pluralize(
+        request,
+        "Too many failed logins. Please try again in ${minutes} minute.",
+        "Too many failed logins. Please try again in ${minutes} minutes.",
+        minutes,
+        {"minutes": minutes},
+    )
 
 
 @view_defaults(route_name="auth.logout", permission=Permission.APP_USE)
