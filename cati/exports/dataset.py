@@ -343,7 +343,7 @@ def merge_codebooks(
         for v in by_version[version]:
             best = winner[v.name]
             if best.spss_type != v.spss_type:
-                new_name = _free_name(f"{v.name}_v{version}", taken)
+                new_name = free_name(f"{v.name}_v{version}", taken)
                 renamed[(version, v.name)] = new_name
                 plans[version].renames[v.name] = new_name
                 notes.append(
@@ -388,7 +388,8 @@ def merge_codebooks(
     return Merged(variables, versions, plans, notes, all_versions)
 
 
-def _free_name(name: str, taken: set[str]) -> str:
+def free_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... if taken (case-insensitively); reserves it in ``taken``."""
     candidate = name
     n = 2
     while candidate.lower() in taken:

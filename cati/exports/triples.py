@@ -38,7 +38,7 @@ import pandas as pd
 
 from cati.questionnaires.model import ExportVariable
 
-from .dataset import Dataset, ExportError, column_values, decimals, mr_sets, parse_format
+from .dataset import Dataset, ExportError, column_values, decimals, free_name, mr_sets, parse_format
 
 Multiple = Literal["spread", "bitstring"]
 CHUNK = 2048
@@ -144,7 +144,7 @@ def _date(v: ExportVariable, i: int, taken: set[str]) -> list[SSSVariable]:
 
     out = [SSSVariable("date", v.name, v.label, 1, render, field_names=[v.name])]
     if v.missing:
-        name = _free(f"{v.name}_special", taken)
+        name = free_name(f"{v.name}_special", taken)
 
         def special(columns: list[list[Any]]) -> list[list[Any]]:
             return [[x if isinstance(x, int) else None for x in columns[i]]]
@@ -211,7 +211,7 @@ def _number(value: Any, places: int) -> str:
 def _multiple(s: Any, columns: list[int], layout: Multiple, taken: set[str]) -> SSSVariable:
     name = s.name.lstrip("$")
     if name.lower() in taken:
-        name = _free(name, taken)
+        name = free_name(name, taken)
     values = [(str(code), label) for code, label in zip(s.codes, s.category_labels, strict=True)]
     pairs = list(zip(columns, s.codes, strict=True))
     if layout == "spread":
@@ -262,16 +262,6 @@ def _multiple(s: Any, columns: list[int], layout: Multiple, taken: set[str]) -> 
         values=values,
         field_names=[f"{name}_b{n}" for n in range(1, highest + 1)],
     )
-
-
-def _free(name: str, taken: set[str]) -> str:
-    candidate = name
-    n = 2
-    while candidate.lower() in taken:
-        candidate = f"{name}_{n}"
-        n += 1
-    taken.add(candidate.lower())
-    return candidate
 
 
 def _text(value: str) -> str:
