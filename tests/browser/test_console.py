@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-import transaction
 
+from .conftest import served_app
 from .test_smoke import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
@@ -40,27 +38,14 @@ NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimez
 
 @pytest.fixture
 def console_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from waitress.server import create_server
-
-    from cati import main
-    from cati.db import get_engine, get_session_factory, get_tm_session
-    from cati.migrate import upgrade
     from cati.services.sample_import import import_sample
     from cati.services.studies import assign_member, create_study, update_settings
     from cati.services.users import create_user
     from cati.web.views import console as console_views
 
     monkeypatch.setattr(console_views, "now_utc", lambda: NOW)
-    settings = {
-        "sqlalchemy.url": f"sqlite:///{tmp_path / 'console.sqlite'}",
-        "cati.session_secret": secrets.token_hex(32),
-        "pyramid.default_locale_name": "de",
-    }
-    engine = get_engine(dict(settings))
-    upgrade(engine)
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        session = get_tm_session(get_session_factory(engine), manager)
+
+    def seed(session: Any) -> None:
         user = create_user(session, USERNAME, role="interviewer", password=PASSWORD, display_name="Anna Berger",
                            first_name="Anna")
         study = create_study(session, source=QUESTIONNAIRE.read_text(encoding="utf-8"), source_name=QUESTIONNAIRE.name,
@@ -69,16 +54,9 @@ def console_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         assign_member(session, study, user)
         report = import_sample(session, study, SAMPLE, filename=SAMPLE.name)
         assert report.committed, report.lines()
-    app = main({}, **settings, **{"cati.engine": engine})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.effective_port}", "engine": engine}
-    finally:
-        server.close()
-        thread.join(timeout=5)
-        engine.dispose()
+
+    with served_app(tmp_path / "console.sqlite", seed, threads=4) as (url, engine):
+        yield {"url": url, "engine": engine}
 
 
 def screen(page: Any) -> tuple[str, str]:

@@ -9,14 +9,13 @@ on a workstation but fails on CI (``CI`` set), where it must run.
 from __future__ import annotations
 
 import os
-import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import transaction
+
+from .conftest import served_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,34 +43,13 @@ def require_chromium() -> None:
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
-    from waitress.server import create_server
-
-    from cati import main
-    from cati.db import get_engine, get_session_factory, get_tm_session
-    from cati.migrate import upgrade
     from cati.services.users import create_user
 
-    settings = {
-        "sqlalchemy.url": f"sqlite:///{tmp_path / 'browser.sqlite'}",
-        "cati.session_secret": secrets.token_hex(32),
-        "pyramid.default_locale_name": "de",
-    }
-    engine = get_engine(dict(settings))
-    upgrade(engine)
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        session = get_tm_session(get_session_factory(engine), manager)
+    def seed(session: Any) -> None:
         create_user(session, USERNAME, role="researcher", password=PASSWORD, display_name=DISPLAY_NAME)
-    app = main({}, **settings, **{"cati.engine": engine})
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
-        engine.dispose()
+
+    with served_app(tmp_path / "browser.sqlite", seed) as (url, _engine):
+        yield url
 
 
 def test_login_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
