@@ -167,6 +167,17 @@ class TestSetPassword:
         [event] = _audit(dbsession, "user.password", ines)
         assert event.user_id == world.users["admin"].id and NEW_PASSWORD not in repr(event.details)
 
+    def test_an_admin_s_own_password_goes_through_the_own_password_form(self, world, as_role, dbsession):
+        me = world.users["admin"]
+        admin = as_role("admin")
+        listing = admin.get("/admin/users")
+        assert not listing.html.select(f'a[href$="/admin/users/{me.id}/password"]')
+        assert admin.get(f"/admin/users/{me.id}/password", status=303).location.endswith("/account/password")
+        admin.post(f"/admin/users/{me.id}/password", {"csrf_token": csrf_token(admin), "password": NEW_PASSWORD,
+                                                        "password_confirm": NEW_PASSWORD}, status=303)
+        dbsession.expire_all()
+        assert me.session_version == 0 and _audit(dbsession, "user.password", me) == []
+
     def test_passwords_must_match_and_be_long_enough(self, world, as_role, dbsession):
         ines = world.users["interviewer"]
         admin = as_role("admin")

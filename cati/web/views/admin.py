@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
-from pyramid.security import remember
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -51,7 +50,11 @@ def user_active(request: Any) -> Any:
     if not active and user.id == request.identity.id:
         request.response.status_int = 422
         return user_list(request, problem=translate(_("You cannot deactivate your own account.")))
-    set_active(request.dbsession, user, active, actor_id=request.identity.id)
+    try:
+        set_active(request.dbsession, user, active, actor_id=request.identity.id)
+    except UserError as exc:
+        request.response.status_int = 422
+        return user_list(request, problem=str(exc))
     message = (_("User ${username} activated.", mapping={"username": user.username}) if active else
                _("User ${username} deactivated; their sessions have ended.", mapping={"username": user.username}))
     request.session.flash(translate(message), "success")
@@ -66,6 +69,10 @@ class UserPasswordViews:
     def __init__(self, context: Any, request: Any) -> None:
         self.request = request
         self.user = _target(request)
+        if self.user.id == request.identity.id:
+            # One's own password only with the current one (and its throttle): a session left open
+            # must not be enough to take over an admin account.
+            raise HTTPSeeOther(request.route_url("account.password"))
 
     def _form(self, status: int = 200, **values: Any) -> dict[str, Any]:
         return password_form(self.request, status, subject=self.user,
@@ -85,12 +92,11 @@ class UserPasswordViews:
             set_password(request.dbsession, self.user, values["password"], actor_id=request.identity.id)
         except UserError as exc:
             return self._form(422, problem=str(exc))
-        headers = remember(request, self.user.id) if self.user.id == request.identity.id else []
         request.session.flash(request.localizer.translate(_(
             "Password of ${username} changed; their sessions have ended.",
             mapping={"username": self.user.username},
         )), "success")
-        return HTTPSeeOther(request.route_url("admin.users"), headers=headers)
+        return HTTPSeeOther(request.route_url("admin.users"))
 
 
 @view_defaults(route_name="admin.user_new", renderer="admin/user_new.jinja2", permission=Permission.USER_CREATE)
