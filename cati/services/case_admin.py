@@ -178,13 +178,14 @@ def _interviewer_of(session: Session, study: Study, user: User | None, field: st
 
 def release(session: Session, case: Case, actor_id: int | None = None) -> None:
     """Give a claimed case back to the pool (the interviewer left it; its interview is kept and
-    resumes with whoever gets the case next)."""
+    resumes with whoever gets the case next) - or to its block, if its number went on the
+    do-not-call list or its legal basis went while it was being called."""
     if case.state != "claimed":
         raise CaseAdminError("case", "the case is not being worked on")
     holder = case.claimed_by
     released = session.execute(
         update(Case).where(Case.id == case.id, Case.state == "claimed")
-        .values(state="ready", claimed_by=None, claimed_at=None, heartbeat_at=None)
+        .values(state=scheduler.STATE_AFTER_CLAIM, claimed_by=None, claimed_at=None, heartbeat_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     session.refresh(case)
@@ -210,6 +211,8 @@ def reassign(session: Session, study: Study, case: Case, user: User | None, *, a
     now = now or utcnow()
     if case.state not in ("ready", "claimed"):
         raise CaseAdminError("case", f"only open cases can be reassigned (this one is {case.state})")
+    if case.block_kind in scheduler.CLAIM_END_BLOCKS:
+        raise CaseAdminError("case", f"the case may not be called any more: {case.block_reason}")
     _interviewer_of(session, study, user)
     rules = scheduler.rules_for(study)
     zone = case.zone

@@ -310,6 +310,13 @@ class Delivery:
 _last_release = 0.0
 
 
+#: Blocks that a case being called keeps as a mark (the updates that set them skip the claim):
+#: whatever ends the claim - an outcome, a stale release, a supervisor - turns them into a block.
+CLAIM_END_BLOCKS = ("dnc", "legal")
+#: The state a claimed case returns to when its claim ends without an outcome.
+STATE_AFTER_CLAIM = sql_case((Case.block_kind.in_(CLAIM_END_BLOCKS), "blocked"), else_="ready")
+
+
 def release_stale_claims(session: Session, now: dt.datetime, timeout_seconds: int, *, force: bool = False) -> int:
     """Return claimed cases whose interviewer has sent no heartbeat for ``timeout_seconds`` to the
     pool (their interview state is kept). Runs at most every 30 s per process unless forced."""
@@ -320,7 +327,7 @@ def release_stale_claims(session: Session, now: dt.datetime, timeout_seconds: in
     stale = session.execute(
         update(Case).where(Case.state == "claimed",
                            Case.heartbeat_at < now - dt.timedelta(seconds=timeout_seconds))
-        .values(state=sql_case((Case.block_kind.in_(("dnc", "legal")), "blocked"), else_="ready"),
+        .values(state=STATE_AFTER_CLAIM,
                 claimed_by=None, claimed_at=None, heartbeat_at=None)
         .returning(Case.id, Case.study_id, Case.state)
         .execution_options(synchronize_session=False)
@@ -478,7 +485,7 @@ def _block_on_release(session: Session, case: Case, study: Study, rules: Calling
     do-not-call list, or the study's legal basis no longer covers it. Both updates
     (``dnc.add_numbers``, ``studies.refresh_legal_blocks``) skip claimed cases, so the claim's
     end checks again. Returns (block_kind, block_reason) or None."""
-    if case.block_kind in ("dnc", "legal"):
+    if case.block_kind in CLAIM_END_BLOCKS:
         return case.block_kind, case.block_reason
     if dnc_salt is not None:
         numbers = session.scalars(select(CasePhone.e164).where(CasePhone.case_id == case.id))

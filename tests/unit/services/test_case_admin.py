@@ -79,6 +79,21 @@ class TestRelease:
         assert audit_actions(dbsession, study) == ["case.release"]
         assert scheduler.next_case(dbsession, anna, now=TUESDAY_10).case.id == case.id
 
+    def test_a_number_put_on_the_dnc_list_during_the_call_stays_blocked(self, dbsession, study, anna, ben):
+        from cati.services import dnc
+
+        cases = [add_case(dbsession, study, phone=f"+4930555000{i}", state="claimed", claimed_by=anna.id,
+                          claimed_at=TUESDAY_10, heartbeat_at=TUESDAY_10) for i in (1, 2)]
+        dnc.add_numbers(dbsession, ["+49305550001", "+49305550002"], salt="s")
+        for case in cases:
+            dbsession.refresh(case)  # as the supervisor's request would load it
+        case_admin.release(dbsession, cases[0])
+        assert (cases[0].state, cases[0].block_kind) == ("blocked", "dnc")
+        with pytest.raises(CaseAdminError, match="may not be called any more"):
+            case_admin.reassign(dbsession, study, cases[1], ben, now=TUESDAY_10)
+        assert cases[1].state == "claimed"
+        assert scheduler.next_case(dbsession, ben, now=TUESDAY_10) is None
+
     def test_only_claimed_cases(self, dbsession, study):
         with pytest.raises(CaseAdminError, match="not being worked on"):
             case_admin.release(dbsession, add_case(dbsession, study))

@@ -369,12 +369,7 @@ def play(session, scenario: Scenario, users) -> tuple[object, Rules, set[str]]:
         elif kind == "legal":
             rules.legal_basis = event[1]
             update_settings(session, study, {"legal_basis": event[1]})
-        elif kind == "stale":
-            # Not covered: a claim released as stale after its number went on the list while it
-            # was claimed. dnc.add_numbers leaves claimed cases unmarked and the release has no
-            # salt to hash the numbers with (see docs/sampling.md, "Known gaps").
-            if any(set(map(_e164, by_ref[c.ref].numbers)) & listed for c, _ in held):
-                continue
+        elif kind == "stale":  # also after a held case's number went on the list
             scheduler.release_stale_claims(session, at, 1800, force=True)
             held = [(c, u) for c, u in held if session.get(Case, c.id, populate_existing=True).state == "claimed"]
     session.flush()
