@@ -64,7 +64,7 @@ from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import ExportVariable
 from cati.questionnaires.state import State
 
-from .interviews import engine_for
+from .interviews import engine_for, engine_of
 
 GROUPS = ("complete", "partial", "screened")
 DEFAULT_TZ = "Europe/Berlin"
@@ -375,7 +375,7 @@ def _computed_row(session: Session, engines: dict[int, Any], r: Any) -> dict[str
         return None
     engine = engines.get(r.version_id)
     if engine is None:
-        engine = engines[r.version_id] = engine_for(session.get(QuestionnaireVersion, r.version_id))
+        engine = engines[r.version_id] = engine_of(session, r.version_id)
     return engine.export_row(state, {"resp_id": r.resp_id, "interviewer_id": r.code})
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -44,28 +46,47 @@ class StaleInterview(InterviewError):
     """The interview changed since the screen the request was based on."""
 
 
-@lru_cache(maxsize=64)
-def _engine(version_id: int, sha256: str, source: str) -> Engine:
-    return Engine(compiled(source, f"version {version_id}"))
+#: Engines by (version id, checksum): versions never change, but ids are reused when a (test)
+#: database is emptied. The oldest go first beyond ENGINE_LIMIT.
+_ENGINES: OrderedDict[tuple[int, str], Engine] = OrderedDict()
+_ENGINES_LOCK = threading.Lock()
+ENGINE_LIMIT = 64
+_VERSION_SHA = select(QuestionnaireVersion.sha256).where(QuestionnaireVersion.id == bindparam("id"))
+
+
+def _cached_engine(key: tuple[int, str], build: Callable[[], Engine]) -> Engine:
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is not None:
+            _ENGINES.move_to_end(key)
+            return engine
+    engine = build()  # outside the lock: compiling a long questionnaire takes a while
+    with _ENGINES_LOCK:
+        engine = _ENGINES.setdefault(key, engine)
+        while len(_ENGINES) > ENGINE_LIMIT:
+            _ENGINES.popitem(last=False)
+    return engine
+
+
+def _build(version: QuestionnaireVersion | None) -> Engine:
+    assert version is not None
+    return Engine(compiled(version.source, f"version {version.id}"))
 
 
 def engine_for(version: QuestionnaireVersion) -> Engine:
     """The engine of a stored questionnaire version, built once per process."""
-    return _engine(version.id, version.sha256, version.source)
-
-
-_ENGINES: dict[tuple[int, str | None], Engine] = {}
-_VERSION_SHA = select(QuestionnaireVersion.sha256).where(QuestionnaireVersion.id == bindparam("id"))
+    return _cached_engine((version.id, version.sha256), lambda: _build(version))
 
 
 def engine_of(session: Session, version_id: int) -> Engine:
-    """The engine of version ``version_id`` for every step of an interview: versions never change,
-    so only their checksum is read (ids alone are reused when a test database is emptied), and the
-    version with its questionnaire text is loaded the first time only."""
-    key = (version_id, session.scalar(_VERSION_SHA, {"id": version_id}))
-    engine = _ENGINES.get(key)
+    """The engine of version ``version_id`` for every step of an interview: only the version's
+    checksum is read (its questionnaire text the first time only), and a session (a request) asks
+    once per version."""
+    known = session.info.setdefault("cati.engines", {})
+    engine = known.get(version_id)
     if engine is None:
-        engine = _ENGINES.setdefault(key, engine_for(session.get(QuestionnaireVersion, version_id)))
+        key = (version_id, session.scalar(_VERSION_SHA, {"id": version_id}))
+        engine = known[version_id] = _cached_engine(key, lambda: _build(session.get(QuestionnaireVersion, version_id)))
     return engine
 
 

@@ -173,3 +173,28 @@ def test_refused_break_off_changes_nothing(dbsession, setup):
     with pytest.raises(OutcomeError, match="note"):
         interviews.break_off(dbsession, interview, anna, now=NOW)
     assert (interview.status, case.state, case.attempts) == ("active", "claimed", 0)
+
+
+def test_engines_are_found_by_checksum_once_per_session_and_built_once(dbsession, setup):
+    from sqlalchemy import event
+
+    version = setup[0].current_version
+    interviews.engine_for(version)  # built in this process (creating the study may have done so)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "questionnaire_versions" in statement:
+            statements.append(statement)
+
+    bind = dbsession.get_bind()
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        dbsession.info.pop("cati.engines", None)
+        engine = interviews.engine_of(dbsession, version.id)
+        assert interviews.engine_of(dbsession, version.id) is engine
+        assert len(statements) == 1 and "source" not in statements[0]  # the checksum only
+        dbsession.info.pop("cati.engines")  # a new request
+        assert interviews.engine_of(dbsession, version.id) is engine and len(statements) == 2
+        assert interviews.engine_for(version) is engine
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
