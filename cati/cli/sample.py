@@ -134,20 +134,17 @@ def _erase_refs(args: argparse.Namespace) -> list[str]:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from cati.models import User
     from cati.services.erasure import ErasureError, erase_contacts, find_cases
     from cati.services.export_jobs import export_dir
+    from cati.services.users import UserError, get_user
 
     refs = _erase_refs(args)
     with command_env(args.config) as env:
         study = _field_study(env, args.slug)
-        actor = None
-        if args.by:
-            actor = env.session.scalar(select(User).where(User.username == args.by.lower()))
-            if actor is None:
-                raise CommandError(f"--by {args.by}: no such user")
+        try:
+            actor = get_user(env.session, args.by) if args.by else None
+        except UserError as exc:
+            raise CommandError(f"--by: {exc}") from None
         try:
             cases = find_cases(env.session, study, refs)
             done = erase_contacts(env.session, study, cases, actor_id=actor.id if actor else None,

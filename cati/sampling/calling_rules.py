@@ -127,6 +127,10 @@ class HolidayCalendar:
         return result
 
 
+#: Why a case with a number on the do-not-call list is not called (block reason and explanation).
+DNC_REASON = "number is on the do-not-call list"
+
+
 @lru_cache(maxsize=256)
 def _country_class(country: str) -> Any:
     try:
@@ -556,7 +560,7 @@ def explain(facts: CaseFacts, rules: CallingRules, at_utc: dt.datetime) -> Expla
         what = f" ({facts.final_outcome})" if facts.final_outcome else ""
         permanent.append(f"case is closed with a final disposition{what}")
     if facts.dnc:
-        permanent.append("number is on the do-not-call list")
+        permanent.append(DNC_REASON)
     legal = legal_basis_reason(
         rules.legal_basis, facts.person_type, facts.customer, facts.consent_at, purpose=rules.purpose, at_utc=at
     )

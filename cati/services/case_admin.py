@@ -270,7 +270,7 @@ def finalise(session: Session, study: Study, case: Case, code: str, note: str, *
         numbers = list(session.scalars(select(CasePhone.e164).where(CasePhone.case_id == case.id)))
         dnc.add_numbers(session, numbers, salt=dnc_salt, source=f"supervisor in study {study.slug}",
                         actor_id=actor_id)
-        case.block_kind, case.block_reason = "dnc", "number is on the do-not-call list"
+        case.block_kind, case.block_reason = "dnc", calling_rules.DNC_REASON
     kept = audit.personal_value(session, case, "finalise_note", None, note[:2000], user_id=actor_id)
     audit.record(session, "case.finalise", user_id=actor_id, study_id=case.study_id, target=_target(case),
                  details={"outcome": code, "aapor": case.aapor, "note": True, "note_id": kept.id, "before": before})

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cati.models import Case, CasePhone, DoNotCall
+from cati.sampling.calling_rules import DNC_REASON
 
 from . import audit
 
@@ -20,7 +21,6 @@ def number_hash(e164: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{e164}".encode()).hexdigest()
 
 
-BLOCK_REASON = "number is on the do-not-call list"
 
 
 def add_numbers(session: Session, numbers: list[str], *, salt: str, source: str = "",
@@ -39,7 +39,7 @@ def add_numbers(session: Session, numbers: list[str], *, salt: str, source: str 
     blocked = session.execute(
         update(Case)
         .where(Case.id.in_(case_ids), Case.state.in_(("ready", "blocked")), Case.block_kind != "dnc")
-        .values(state="blocked", block_kind="dnc", block_reason=BLOCK_REASON)
+        .values(state="blocked", block_kind="dnc", block_reason=DNC_REASON)
         .execution_options(synchronize_session=False)
     ).rowcount
     # A case being called stays with its interviewer, marked: however its claim ends (an outcome, or
@@ -47,7 +47,7 @@ def add_numbers(session: Session, numbers: list[str], *, salt: str, source: str 
     session.execute(
         update(Case)
         .where(Case.id.in_(case_ids), Case.state == "claimed", Case.block_kind != "dnc")
-        .values(block_kind="dnc", block_reason=BLOCK_REASON)
+        .values(block_kind="dnc", block_reason=DNC_REASON)
         .execution_options(synchronize_session=False)
     )
     audit.record(session, "dnc.add", user_id=actor_id, target="dnc",

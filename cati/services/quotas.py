@@ -683,12 +683,17 @@ def _update(session: Session, where: Sequence[Any], values: Mapping[str, Any]) -
                            .execution_options(synchronize_session=False)).rowcount or 0
 
 
+def delivery_quotas(questionnaire: model.Questionnaire | None) -> list[model.Quota]:
+    """The quotas that steer delivery: sample-only ones with cells, known before the call."""
+    return [q for q in questionnaire.quotas if q.sample_only and q.cells] if questionnaire else []
+
+
 def refresh_holds(session: Session, study: Study) -> HoldReport:
     """Hold back the cases whose sample fields put them in a closed cell and give back those whose
     cells reopened; with ``quota_priority``, order fresh cases by how far their cells are from
     target. Set-based: one grouped read of the study's open cases, then a few UPDATEs."""
     questionnaire = _questionnaire(study.current_version)
-    quotas = [q for q in questionnaire.quotas if q.sample_only and q.cells] if questionnaire else []
+    quotas = delivery_quotas(questionnaire)
     dimensions = _dimensions(questionnaire, quotas) if questionnaire and quotas else None
     mine = (Case.study_id == study.id,)
     if not quotas or dimensions is None:
@@ -840,7 +845,7 @@ def cell_status(session: Session, study: Study) -> list[QuotaStatus]:
         .join(Case, Case.id == Interview.case_id)
         .where(QuotaReservation.study_id == study.id)
         .group_by(QuotaReservation.cell_id)).all())
-    sample_quotas = [q for q in questionnaire.quotas if q.sample_only and q.cells]
+    sample_quotas = delivery_quotas(questionnaire)
     sample_stats: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     dimensions = _dimensions(questionnaire, sample_quotas) if sample_quotas else None
     if dimensions is not None:

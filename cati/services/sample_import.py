@@ -28,7 +28,7 @@ from cati.models import CallingZone, Case, CasePhone, DoNotCall, SampleImport, S
 from cati.models.meta import utcnow
 from cati.questionnaires.model import Questionnaire, SampleField
 from cati.questionnaires.sample_fields import typed_value
-from cati.sampling.calling_rules import legal_basis_reason
+from cati.sampling.calling_rules import DNC_REASON, legal_basis_reason
 from cati.sampling.fieldwork_settings import effective
 from cati.sampling.reader import ContactRecord, RowProblem, SampleReadResult, read_sample
 
@@ -192,17 +192,12 @@ def import_sample(
     batch.imported, batch.duplicates, batch.invalid = report.imported, len(report.duplicates), report.invalid_rows
     savepoint.commit()
     report.committed = True
-    if report.imported and _quotas_steer_delivery(questionnaire, study):
+    if report.imported and quotas.delivery_quotas(questionnaire):
         quotas.refresh_holds(session, study)  # new cases of an already full cell are held at once
     audit.record(session, "sample.import", user_id=actor_id, study_id=study.id, target=f"import:{batch.id}",
                  details={"filename": filename, "imported": report.imported, "blocked": report.blocked,
                           "duplicates": len(report.duplicates), "invalid": report.invalid_rows})
     return report
-
-
-def _quotas_steer_delivery(questionnaire: Questionnaire | None, study: Study) -> bool:
-    """Whether new cases may need a hold or a priority band (sample-only quota cells)."""
-    return questionnaire is not None and any(q.sample_only and q.cells for q in questionnaire.quotas)
 
 
 def _db_datetime(value: dt.datetime | None, sqlite: bool) -> Any:
@@ -309,7 +304,7 @@ class _Writer:
             ref = record.reference or f"S{self.batch.id}-{record.row}"
             kind, reason = "", ""
             if any(p.e164 in blocked_numbers for p in record.phones):
-                kind, reason = "dnc", "number is on the do-not-call list"
+                kind, reason = "dnc", DNC_REASON
             else:
                 legal = legal_basis_reason(legal_basis, record.person_type, record.customer, record.consent_at,
                                            purpose=study.purpose, at_utc=now)

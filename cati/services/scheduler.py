@@ -460,7 +460,7 @@ def record_outcome(
     if disposition.final or outcome.adds_to_dnc:
         case.state, case.next_call_at = "final", None
         if outcome.adds_to_dnc:
-            case.block_kind, case.block_reason = "dnc", "number is on the do-not-call list"
+            case.block_kind, case.block_reason = "dnc", calling_rules.DNC_REASON
     elif is_appointment:
         case.state, case.tier = "ready", TIER_APPOINTMENT
         case.next_call_at, case.order_key = appointment_at, _due_key(appointment_at)
@@ -490,7 +490,7 @@ def _block_on_release(session: Session, case: Case, study: Study, rules: Calling
     if dnc_salt is not None:
         numbers = session.scalars(select(CasePhone.e164).where(CasePhone.case_id == case.id))
         if any(dnc.is_blocked(session, number, salt=dnc_salt) for number in numbers):
-            return "dnc", "number is on the do-not-call list"
+            return "dnc", calling_rules.DNC_REASON
     legal = legal_basis_reason(rules.legal_basis, case.person_type, case.customer, case.consent_at,
                                purpose=study.purpose, at_utc=now)
     return ("legal", legal[:300]) if legal else None
@@ -528,7 +528,7 @@ class DueCase:
     priority: int
     local_time: dt.datetime
     reason: str
-    case_id: int = 0
+    case_id: int
 
 
 def due_cases(session: Session, study: Study, at: dt.datetime, limit: int = 100) -> list[DueCase]:

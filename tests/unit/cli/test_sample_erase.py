@@ -57,3 +57,6 @@ def test_unknown_references_erase_nothing(ini, ebike, engine, tmp_path, capsys):
     assert main(["sample", "erase", SLUG, "A1", "--reason", "Erika rief an", "-c", ini]) == 1
     assert "the reason names the contact of case A1" in capsys.readouterr().err
     assert _contacts(engine) == ["A1", "A2", "A3"]
+    assert main(["sample", "erase", SLUG, "A1", "--by", "Nobody", "-c", ini]) == 1
+    assert "--by: username 'Nobody': no such user" in capsys.readouterr().err
+    assert _contacts(engine) == ["A1", "A2", "A3"]
