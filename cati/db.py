@@ -212,7 +212,7 @@ def includeme(config: Any) -> None:
     config.registry["dbengine"] = engine
     config.registry["dbsession_factory"] = factory = get_session_factory(engine)
     config.registry["dbengine_read_only"] = read_only = read_only_engine(engine)
-    read_only_factory = get_session_factory(read_only)
+    config.registry["dbsession_factory_read_only"] = read_only_factory = get_session_factory(read_only)
 
     def dbsession(request: Any) -> Session:
         shared = request.environ.get("cati.dbsession")  # tests hand in a session inside their transaction
@@ -236,7 +236,7 @@ def read_only_session(request: Any) -> Iterator[Session]:
         yield shared
         return
     registry = request.registry
-    session = registry["dbsession_factory"](bind=registry["dbengine_read_only"])
+    session = registry["dbsession_factory_read_only"]()
     try:
         yield session
     finally:

@@ -50,12 +50,12 @@ class SettingsSchema(colander.MappingSchema):
     heartbeat_timeout = colander.SchemaNode(
         colander.Int(), name="cati.claim_timeout_seconds", missing=1800, validator=colander.Range(30, 86400)
     )
-    # Data exports (cati.services.export_jobs): where files are written ("" = ./var/exports), whether
-    # this process runs a background worker thread, and up to how many interviews a download is
-    # built right in the request instead of in the background.
     # Move what the app holds after start-up out of the garbage collector's sight (gc.freeze): a
     # full collection of those ~200,000 objects took 120 ms, the interviewers' worst latencies.
     gc_freeze = colander.SchemaNode(_Bool(), name="cati.gc_freeze", missing=True)
+    # Data exports (cati.services.export_jobs): where files are written ("" = ./var/exports), whether
+    # this process runs a background worker thread, how long contact exports are kept, and up to how
+    # many interviews a download is built right in the request instead of in the background.
     export_dir = colander.SchemaNode(colander.String(), name="cati.export_dir", missing="")
     export_worker = colander.SchemaNode(_Bool(), name="cati.export_worker", missing=False)
     contact_export_hours = colander.SchemaNode(

@@ -58,8 +58,9 @@ def checked_login(request: Any, username: str, password: str) -> LoginResult:
     this request's transaction; pyramid_tm commits 4xx responses, and no commit veto may be
     configured, or the throttle would never see a failure)."""
     settings = request.registry.settings
-    # Argon2 runs in a read-only transaction before request.dbsession begins: on SQLite the
-    # request's transaction holds the write lock, and every writer would wait out the hash.
+    # Argon2 runs in a read-only transaction: on SQLite the request's transaction holds the write
+    # lock, and every writer would wait out the hash. (It helps where request.dbsession has not begun
+    # yet - a login; a logged-in user's own password change already holds it: rare enough.)
     with read_only_session(request) as reader:
         check = check_login(
             reader,
