@@ -90,9 +90,12 @@ def contact_export_keep(settings: Mapping[str, Any]) -> dt.timedelta:
 
 def expire_contact_exports(session: Session, directory: Path, *, study_id: int | None = None,
                            built_before: dt.datetime | None = None) -> int:
-    """Remove finished contact exports' files and mark the jobs ``expired``: those of ``study_id``
-    (after an erasure), or those built before ``built_before`` (retention); how many."""
-    query = select(ExportJob).where(ExportJob.contacts.is_(True), ExportJob.status == "done")
+    """Mark contact exports ``expired`` and remove their files: every one of ``study_id``, also those
+    waiting or being built (after an erasure: they may have read the person already; a worker drops
+    the result of a job expired under it), or the finished ones built before ``built_before``
+    (retention); how many."""
+    statuses = ("done",) if built_before is not None else ("queued", "running", "done")
+    query = select(ExportJob).where(ExportJob.contacts.is_(True), ExportJob.status.in_(statuses))
     if study_id is not None:
         query = query.where(ExportJob.study_id == study_id)
     if built_before is not None:
@@ -435,6 +438,10 @@ class Worker:
                 result = Result(False, error=f"internal error: {exc}"[:2000])
         with Session(self.engine) as session, session.begin():
             job = session.get(ExportJob, job_id)
+            if job is not None and job.status == "expired":
+                log.info("export job %s was withdrawn while it was built (an erasure); result dropped", job_id)
+                shutil.rmtree(folder_of(job, self.directory), ignore_errors=True)
+                return
             if job is None or job.status != "running" or job.worker != self.name:
                 log.warning("export job %s was taken over by another worker; result dropped", job_id)
                 return

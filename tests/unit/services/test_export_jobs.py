@@ -303,6 +303,22 @@ class TestContactExportRetention:
             assert export_jobs.expire_contact_exports(session, folder, study_id=study_id) == 1
         assert not path.exists() and load(engine, job_id).status == "expired"
 
+    def test_erasure_withdraws_contact_exports_still_waiting_or_being_built(self, engine, committed):
+        study_id, folder = committed
+        with Session(engine) as session, session.begin():
+            jobs = [ExportJob(study_id=study_id, format="csv", contacts=True, status="queued", fingerprint="f",
+                              options=export_jobs.job_options(Selection(), "de"), total=3) for _ in range(2)]
+            session.add_all(jobs)
+            session.flush()
+            waiting, building = (job.id for job in jobs)
+        assert export_jobs.claim(engine, "w1") == waiting  # the oldest: being built now
+        with Session(engine) as session, session.begin():
+            assert export_jobs.expire_contact_exports(session, folder, study_id=study_id) == 2
+        assert {load(engine, i).status for i in (waiting, building)} == {"expired"}
+        assert export_jobs.claim(engine, "w2") is None  # the other is not built at all
+        export_jobs.Worker(engine, folder, name="w1").build(waiting)  # the builder finishes ...
+        assert load(engine, waiting).status == "expired" and not (folder / str(waiting)).exists()  # ... in vain
+
     def test_keep_comes_from_the_settings(self):
         assert export_jobs.contact_export_keep({"cati.contact_export_hours": 2}) == dt.timedelta(hours=2)
         assert export_jobs.contact_export_keep({}) == dt.timedelta(hours=24)
