@@ -77,24 +77,20 @@ class Outcome:
     closing: bool = False
 
 
+#: AAPOR code prefixes and their rate classes (as in domain notes / outcomerate), the more specific
+#: first: the first prefix a code starts with decides.
+RATE_CLASS_PREFIXES = (
+    ("1.1", "I"), ("1.2", "P"), ("2.1", "R"), ("2.2", "NC"), ("2.", "O"), ("3.1", "UH"), ("3.", "UO"), ("4.", "NE"),
+)
+#: The rate classes of attempts that reached a person.
+CONTACT_CLASSES = frozenset({"I", "P", "R", "O"})
+
+
 def rate_class_for(aapor: str) -> str:
-    """AAPOR code -> rate class (I, P, R, NC, O, UH, UO, NE) as in domain notes / outcomerate."""
-    if aapor.startswith("1.1"):
-        return "I"
-    if aapor.startswith("1.2"):
-        return "P"
-    if aapor.startswith("2.1"):
-        return "R"
-    if aapor.startswith("2.2"):
-        return "NC"
-    if aapor.startswith("2."):
-        return "O"
-    if aapor.startswith("3.1"):
-        return "UH"
-    if aapor.startswith("3."):
-        return "UO"
-    if aapor.startswith("4."):
-        return "NE"
+    """AAPOR code -> rate class (I, P, R, NC, O, UH, UO, NE)."""
+    for prefix, rate_class in RATE_CLASS_PREFIXES:
+        if aapor.startswith(prefix):
+            return rate_class
     raise ValueError(f"not an AAPOR disposition code: {aapor!r}")
 
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from cati.models import Attempt, Case, Interview, Study, User
 from cati.models.meta import utcnow
-from cati.sampling.dispositions import Outcome
+from cati.sampling.dispositions import CONTACT_CLASSES, RATE_CLASS_PREFIXES, Outcome
 
 from . import scheduler
 
@@ -138,12 +138,11 @@ def _aware(value: Any) -> dt.datetime:
 def _contacted(table: Mapping[str, Outcome]) -> Any:
     """1 for an attempt that reached a person, else 0, in SQL: the outcome's ``contacted`` in
     the study's outcome table; an outcome the table does not know goes by its AAPOR code's rate
-    class (I, P, R or O, as :func:`~cati.sampling.dispositions.rate_class_for` sorts them)."""
-    aapor = Attempt.aapor
-    by_class = or_(aapor.like("1.1%"), aapor.like("1.2%"), aapor.like("2.1%"),
-                   and_(aapor.like("2.%"), not_(aapor.like("2.2%"))))
+    class (:data:`~cati.sampling.dispositions.RATE_CLASS_PREFIXES`, first match decides)."""
+    by_class = [(Attempt.aapor.like(f"{prefix}%"), int(rate_class in CONTACT_CLASSES))
+                for prefix, rate_class in RATE_CLASS_PREFIXES]
     return case((Attempt.outcome.in_(sorted(code for code, o in table.items() if o.contacted)), 1),
-                (Attempt.outcome.in_(sorted(table)), 0), (by_class, 1), else_=0)
+                (Attempt.outcome.in_(sorted(table)), 0), *by_class, else_=0)
 
 
 def productivity(session: Session, study: Study, day: dt.date | None = None, *, tz: str = "Europe/Berlin",
