@@ -232,8 +232,9 @@ def erase_contacts(session: Session, study: Study, cases: Sequence[Case], *, act
     for contact in contacts.values():
         session.expunge(contact)
     stamp = f"contact data erased {now:%Y-%m-%d}"
+    # The bulk statements above bypassed the loaded objects: reload them, in one query.
+    session.scalars(select(Case).where(Case.id.in_(ids)).execution_options(populate_existing=True)).all()
     for case in todo:
-        session.refresh(case)  # the bulk statements above bypassed the loaded objects
         has_numbers = bool(numbers.get(case.id))
         if case.state != "final":
             case.state, case.next_call_at = "blocked", None

@@ -230,6 +230,18 @@ class TestRefused:
         self._unchanged(dbsession, done)
         assert dbsession.get(Contact, busy.id) is not None
 
+    def test_a_claim_between_the_check_and_the_erasure_stops_it(self, dbsession, study, done, anna):
+        from sqlalchemy import update
+
+        open_case = add_case(dbsession, study, "K-5", phone="+4989654321")
+        cases = erasure.find_cases(dbsession, study, ["K-5"])  # loaded as ready ...
+        dbsession.execute(update(Case).where(Case.id == open_case.id)  # ... then an interviewer claims it
+                          .values(state="claimed", claimed_by=anna.id).execution_options(synchronize_session=False))
+        with pytest.raises(ErasureError, match="claimed by an interviewer meanwhile; nothing erased"):
+            erasure.erase_contacts(dbsession, study, cases, actor_id=None)
+        # the caller's transaction is rolled back (cati.cli.env does); nothing was deleted before the check
+        assert dbsession.get(Contact, open_case.id) is not None
+
     def test_a_reason_naming_the_contact_is_refused(self, dbsession, study, done):
         for reason in ("Erika Muster hat geschrieben", "Anruf von 030 555 123"):
             with pytest.raises(ErasureError, match="reason names the contact of case K-1"):
