@@ -1496,8 +1496,7 @@ def _static_filter(
 def _heard_label(text: model.Text, lang: str) -> str | None:
     """An item's text in ``lang`` as the runtime's ``$label`` gives it (an empty text falls back
     to the first language); None when it has fills."""
-    if not text.raw.get(lang):
-        lang = next(iter(text.raw), lang)
+    lang = text.language_for(lang)
     parts = text.parts.get(lang)
     if parts is None:
         parts = next(iter(text.parts.values()), ())

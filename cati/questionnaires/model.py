@@ -64,6 +64,10 @@ class Text:
     raw: Mapping[str, str]
     parts: Mapping[str, Template]
 
+    def language_for(self, lang: str) -> str:
+        """``lang``, or the first language when the text is empty there (a loop item's ``$label``)."""
+        return lang if self.raw.get(lang) else next(iter(self.raw), lang)
+
 
 @dataclass(frozen=True, slots=True)
 class Variant:

@@ -178,9 +178,7 @@ def loop_label(scope: Scope, lang: str | None = None) -> str | None:
     text = dict(scope.call.flow.item_source(loop)).get(code)
     if text is None:
         return str(code)
-    lang = lang or scope.call.state.lang
-    if not text.raw.get(lang):
-        lang = next(iter(text.raw), lang)  # as before: an empty text falls back to the first language
+    lang = text.language_for(lang or scope.call.state.lang)
     return render(text, Scope(scope.call, scope.loops[:-1], scope.codes[:-1]), lang)
 
 
