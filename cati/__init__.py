@@ -26,6 +26,8 @@ def main(global_config: dict[str, Any], **settings: Any) -> Any:
         config.include("pyramid_jinja2")
         config.include(".db")
         config.include(".web")
+        # Here, not in an include: an action of the root configuration overrides pyramid_jinja2's.
+        config.add_renderer(".jinja2", "cati.web.rendering.search_path_templates")
     app = config.make_wsgi_app()
     if settings["cati.gc_freeze"]:
         _freeze_startup_objects()

@@ -67,13 +67,16 @@ def screen(page: Any) -> tuple[str, str]:
     return form.get_attribute("data-type") or "", page.locator("#answer-form input[name=key]").get_attribute("value")
 
 
-#: The content replaced: a new #console, without the mark put on the old one.
-NEW_SCREEN = "() => { const c = document.getElementById('console'); return c && !c.hasAttribute('data-old'); }"
+#: What each screen has anew: its question form (a step replaces the question alone), else the
+#: whole #console (the end of the interview).
+SHOWN = "(document.getElementById('answer-form') || document.getElementById('console'))"
+#: The content replaced: that element is not the one remembered before the key was pressed.
+NEW_SCREEN = f"() => {{ const shown = {SHOWN}; return shown !== null && shown !== window.catiOld; }}"
 
 
 def step(page: Any, press: Any) -> None:
     """Do ``press()`` and wait until console.js has put the next screen on the page."""
-    page.evaluate("document.getElementById('console').setAttribute('data-old', '')")
+    page.evaluate(f"window.catiOld = {SHOWN}")
     press()
     page.wait_for_function(NEW_SCREEN)
 

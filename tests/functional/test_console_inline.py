@@ -47,6 +47,11 @@ def main_part(page: Any) -> str:
     return str(page.html.find(id="main"))
 
 
+def step_parts(page: Any) -> list[str]:
+    """What a step replaces on the interviewer's page (by id): the progress and the question."""
+    return [page.html.find(id=part).decode_contents().strip() for part in ("console-progress", "console-main")]
+
+
 def revision_of(page: Any) -> int:
     return int(page.forms["answer-form"]["revision"].value)
 
@@ -86,9 +91,13 @@ class TestInlineSteps:
         interview = interview_of(dbsession, case)
         assert (interview.revision, answers_stored(dbsession, interview)) == (revision + 1, stored + 1)
         assert interview.state["answers"]["Q1"] == 1
-        # The screen is the one the GET of the case renders now.
+        # Only what changes: no case bar, contact panel or key help (the page keeps those)...
+        assert response.html.find(id="console-step")["data-phase"] == "interview"
+        assert response.html.find(id="console") is None and "contact-heading" not in response.text
+        # ... and it is what the GET of the case renders now in those places.
         again = ines.get(response.headers["X-Cati-Location"])
-        assert main_part(again) == main_part(response)
+        assert step_parts(again) == step_parts(response)
+        assert again.html.find(id="console")["data-phase"] == "interview" and "contact-heading" in again.text
         assert interview_of(dbsession, case).revision == revision + 1  # reading stores nothing
 
     def test_without_the_header_the_redirect_remains(self, console_world, ines):
@@ -182,7 +191,7 @@ class TestInlineToTheEnd:
         for fields, following in steps:
             page = submit(page, **fields)
             assert screen_key(page) == following
-            assert main_part(ines.get(location(page))) == main_part(page)  # the screen a reload shows
+            assert step_parts(ines.get(location(page))) == step_parts(page)  # the screen a reload shows
         ended = submit(page, value="")
         assert ended.headers["X-Cati-Location"] == location(page)
         assert "Interview abgeschlossen" in ended.text and "Vielen Dank für das Gespräch!" in ended.text

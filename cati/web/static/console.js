@@ -73,7 +73,8 @@
     // event.submitter (null when there is no button) tells which button was pressed: without it
     // the browser's own submission keeps DK/REF, confirm and Back.
     if (INLINE_FORMS.indexOf(form.id) >= 0 && root && root.contains(form) && event.submitter !== undefined
-        && window.fetch && window.DOMParser && window.URLSearchParams && window.history.replaceState) {
+        && window.fetch && window.DOMParser && window.URLSearchParams && window.history.replaceState
+        && Element.prototype.replaceChildren) {
       event.preventDefault();
       sendInline(form, event.submitter);
     }
@@ -133,6 +134,11 @@
       }
       return response.text().then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
+        if (doc.getElementById("console-step") && phase === "interview" && document.getElementById("console-main")) {
+          shown = true;
+          showStep(doc, response.headers.get("X-Cati-Location"));
+          return;
+        }
         if (!doc.getElementById("console") || !doc.getElementById("main") || !document.getElementById("main")) {
           submitNatively(form, submitter);
           return;
@@ -163,11 +169,34 @@
         main.appendChild(el);
       }
     });
+    settle(doc, location);
+  }
+
+  /* A step of a running interview: its messages, progress and question take the place of the
+     page's; the case bar, contact panel and key help stay as they are. */
+  function showStep(doc, location) {
+    var main = document.getElementById("main");
+    var notice = function (el) { return el.classList.contains("notice"); };
+    Array.prototype.slice.call(main.children).filter(notice).forEach(function (el) { el.remove(); });
+    Array.prototype.slice.call(doc.getElementById("main").children).filter(notice).forEach(function (el) {
+      main.insertBefore(el, root);
+    });
+    ["console-progress", "console-main"].forEach(function (id) {
+      var here = document.getElementById(id);
+      if (here) {
+        here.replaceChildren.apply(here, Array.prototype.slice.call(doc.getElementById(id).childNodes));
+      }
+    });
+    settle(doc, location);
+  }
+
+  /* After new content: the title, the address, the keys, the focus. */
+  function settle(doc, location) {
     document.title = doc.title;
     window.history.replaceState(null, "", casePath(location));
     window.scrollTo(0, 0);
     init();
-    var first = main.querySelector("[autofocus]");
+    var first = document.getElementById("main").querySelector("[autofocus]");
     if (first) {
       first.focus();
     }

@@ -251,12 +251,33 @@ class CaseViews:
 
     def to_case(self, interview: Interview | None = None, screen: Screen | Ended | None = None) -> Any:
         """After an interview step: the redirect to the case screen (Post/Redirect/Get), or for
-        console.js (:attr:`inline`) that screen itself, as :meth:`show` would render it now (the
-        end text once the step ended the interview), with the case URL in ``X-Cati-Location``."""
+        console.js (:attr:`inline`) the next screen itself, with the case URL in
+        ``X-Cati-Location``: the next question alone (:meth:`step`) while the interview runs, else
+        the page :meth:`show` renders now (the end text once the step ended the interview)."""
         if not self.inline:
             return self.back_to_case()
+        if interview is not None and interview.status == "active":
+            if screen is None:
+                screen = self.engine(interview).screen(State.from_dict(interview.state))
+            if isinstance(screen, Screen):
+                return self.step(interview, screen)
         self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
         return self.show(interview, screen if isinstance(screen, Screen) else None)
+
+    def step(self, interview: Interview, screen: Screen, *, entered: Entered | None = None, errors: Any = (),
+             soft: Any = (), status: int = 200) -> dict[str, Any]:
+        """console.js's answer to a step of a running interview: messages, progress and the
+        question (``console/step.jinja2``), not the whole case page. The contact panel, case bar
+        and key help on the interviewer's page do not change from one question to the next, and
+        rendering them (with the contact panel's queries) was half of a step's server time."""
+        request = self.request
+        self.keep_alive()
+        request.response.status_int = status
+        request.response.headers[LOCATION_HEADER] = case_url(request, self.case.id)
+        request.override_renderer = "console/step.jinja2"
+        return {"case": self.case, "study": self.study,
+                **self.interview_part(interview, screen, entered=entered, errors=errors, soft=soft),
+                **formatters(request)}
 
     def unavailable(self) -> dict[str, Any]:
         """409: the case is someone else's, or no longer this interviewer's."""
@@ -349,9 +370,18 @@ class CaseViews:
                 if interview is None else None,
                 "resume": interview is not None and interview.status == "broken_off",
             }
-        engine = self.engine(interview)
         if screen is None:
-            screen = engine.screen(State.from_dict(interview.state))
+            screen = self.engine(interview).screen(State.from_dict(interview.state))
+        return {
+            **self.base(history=False, status=status),
+            "key_help": key_help(self.request, "interview"),
+            **self.interview_part(interview, screen, entered=entered, errors=errors, soft=soft),
+        }
+
+    def interview_part(self, interview: Interview, screen: Screen | Ended, *, entered: Entered | None = None,
+                       errors: Any = (), soft: Any = ()) -> dict[str, Any]:
+        """What the question part of the case screen shows (the whole page and a step's)."""
+        engine = self.engine(interview)
         progress = None
         focus_code = None  # the option that gets the focus: the one chosen, else the first
         if isinstance(screen, Screen):
@@ -362,9 +392,7 @@ class CaseViews:
                 chosen = [o.code for o in screen.options if str(o.code) in entered.chosen]
                 focus_code = chosen[0] if chosen else screen.options[0].code
         return {
-            **self.base(history=False, status=status),
             "phase": "interview",
-            "key_help": key_help(self.request, "interview"),
             "interview": interview,
             "revision": interview.revision,
             "screen": screen,
@@ -465,8 +493,9 @@ class CaseViews:
             raise StaleInterview("the form was for another screen") from None
         if result.accepted:
             return self.to_case(interview, result.screen)
-        if self.inline:
-            self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
+        if self.inline and isinstance(result.screen, Screen):
+            return self.step(interview, result.screen, entered=submission.entered, errors=result.errors,
+                             soft=result.soft, status=422)
         return self.page(interview=interview, screen=result.screen, entered=submission.entered,
                          errors=result.errors, soft=result.soft, status=422)
 
@@ -478,11 +507,11 @@ class CaseViews:
         if interview is None:
             return self.to_case()
         try:
-            interviews.back(self.session, interview, self.user, self.request.POST.get("to") or None,
-                            revision=self.revision(), now=self.now)
+            screen = interviews.back(self.session, interview, self.user, self.request.POST.get("to") or None,
+                                     revision=self.revision(), now=self.now)
         except EngineError:
             raise StaleInterview("no such screen to go back to") from None
-        return self.to_case(interview)
+        return self.to_case(interview, screen)
 
     @view_config(route_name="console.language", request_method="POST")
     def language(self) -> Any:
