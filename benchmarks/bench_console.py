@@ -129,40 +129,17 @@ def questionnaire(blocks: int = 80) -> str:
 
 def seed(url: str, interviewers: int) -> list[str]:
     """Schema, study, interviewers with a claimed case and an open interview each; usernames."""
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from cati.db import get_engine
     from cati.migrate import upgrade
-    from cati.models import Case, StudyMember, User
-    from cati.models.meta import utcnow
-    from cati.services import interviews
-    from cati.services.sample_import import import_sample
-    from cati.services.studies import create_study, update_settings
-    from cati.services.users import hash_password
+    from tests.console_seed import interviewers_on_cases
 
     engine = get_engine({"sqlalchemy.url": url})
     upgrade(engine)
     names = [f"bench{i:04d}" for i in range(interviewers)]
     with Session(engine) as session, session.begin():
-        study = create_study(session, source=questionnaire(), source_name="bench.yaml", purpose="research")
-        update_settings(session, study, {"status": "field"})
-        password_hash = hash_password(PASSWORD)  # once: argon2 is slow on purpose
-        users = [User(username=name, role="interviewer", password_hash=password_hash, display_name=name.title(),
-                      first_name=name.title(), code=f"B{i:07d}") for i, name in enumerate(names)]
-        session.add_all(users)
-        session.flush()
-        session.add_all(StudyMember(study_id=study.id, user_id=u.id) for u in users)
-        rows = "".join(f"C{i:05d},030 5{i:06d},Person {i},BE,10437,private,no,,,de\n" for i in range(interviewers))
-        header = "id,phone,name,state,postcode,person_type,customer,consent_at,consent_source,language\n"
-        report = import_sample(session, study, (header + rows).encode(), filename="bench.csv")
-        assert report.imported == interviewers, report.lines()
-        cases = session.scalars(select(Case).where(Case.study_id == study.id).order_by(Case.id)).all()
-        now = utcnow()
-        for user, case in zip(users, cases, strict=True):
-            case.state, case.claimed_by, case.claimed_at, case.heartbeat_at = "claimed", user.id, now, now
-            session.flush()
-            interviews.open_for_case(session, case, user, now=now)
+        interviewers_on_cases(session, questionnaire(), names, PASSWORD)
     engine.dispose()
     return names
 
@@ -636,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users")
     parser.add_argument("--server-pids")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.clients > args.interviewers:
+        parser.error("--clients must not exceed --interviewers: each client works as one interviewer")
     if args.command == "serve":
         serve(args.url, args.secret, args.port, args.threads)
         return 0
