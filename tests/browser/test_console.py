@@ -99,6 +99,7 @@ def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status} {r.url}"))
+            page.clock.install()  # the clock's timers run when the test says so (below)
             keyboard = page.keyboard
 
             page.goto(f"{base}/login")
@@ -116,6 +117,11 @@ def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path
             keyboard.press("Enter")  # start the interview (the focused button)
             page.wait_for_selector("#answer-form")
             case_url = page.url
+            # The respondent's local time, from the server's clock (10:00 in Berlin), kept by console.js.
+            assert page.locator(".local-clock").inner_text() == "10:00"
+            page.evaluate("document.querySelector('.local-clock').textContent = ''")
+            page.clock.fast_forward(16_000)
+            assert page.locator(".local-clock").inner_text() == "10:00"
             requests: list[tuple[str, str, str]] = []
             page.on("request", lambda r: requests.append((r.method, r.resource_type, urlsplit(r.url).path)))
 

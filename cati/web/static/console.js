@@ -32,6 +32,8 @@
   var buffer = "";
   var bufferTimer = null;
   var heartbeatTimer = null;
+  var clockTimer = null;
+  var clockSkew = 0;  // the server's clock minus the PC's (ms)
 
   function $$(selector, scope) {
     return Array.prototype.slice.call((scope || document).querySelectorAll(selector));
@@ -188,6 +190,21 @@
       }
     });
     settle(doc, location);
+  }
+
+  /* The respondent's local time in the case bar stays current: the page stays for a whole
+     interview (steps replace the question only). The server's clock, not the PC's, with the
+     browser's knowledge of the respondent's time zone (its DST rules included). */
+  function tickClock() {
+    $$(".local-clock[data-tz]").forEach(function (el) {
+      try {
+        el.textContent = new Intl.DateTimeFormat(document.documentElement.lang, {
+          hour: "numeric", minute: "2-digit", timeZone: el.getAttribute("data-tz")
+        }).format(new Date(Date.now() + clockSkew));
+      } catch (error) {
+        // no Intl or an unknown zone: the time the server rendered stays
+      }
+    });
   }
 
   /* After new content: the title, the address, the keys, the focus. */
@@ -598,6 +615,11 @@
     }
     if (heartbeatTimer === null && root.getAttribute("data-heartbeat-url")) {
       heartbeatTimer = window.setInterval(beat, 60000);
+    }
+    if (clockTimer === null && document.querySelector(".local-clock")) {
+      clockSkew = Number(document.querySelector(".local-clock").getAttribute("data-now")) - Date.now();
+      tickClock();
+      clockTimer = window.setInterval(tickClock, 15000);
     }
     return true;
   }
