@@ -46,10 +46,19 @@ class PostgresServer:
             shutil.chown(self.root, user="postgres")
             os.chmod(self.root, 0o755)  # noqa: S103 - the server user must reach its socket
         self._run("initdb", "-D", str(self.datadir), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._serve()
+        return self.url("postgres")
+
+    def _serve(self) -> None:
         options = f"-c listen_addresses='' -k {self.root} -p {self.port} -c fsync=off -c full_page_writes=off"
         options += " -c synchronous_commit=off -c max_connections=200"
         self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "start")
-        return self.url("postgres")
+
+    def restart(self) -> None:
+        """Stop the server as a crash would (``immediate``: no checkpoint, every connection cut),
+        then start it again on the same data."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "stop")
+        self._serve()
 
     def create_database(self, name: str) -> str:
         deadline = time.monotonic() + 20

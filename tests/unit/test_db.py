@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import transaction
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from cati.db import get_session_factory, get_tm_session
 from cati.models import AuditEvent
+from tests.conftest import TEST_DB
 
 
 def test_core_only_write_is_committed(engine, clean_database):
@@ -134,3 +137,30 @@ def test_read_only_transaction_reads_and_leaves_the_connection_as_it_was(engine)
     if postgresql:
         with engine.connect() as connection, connection.begin():
             assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "off"
+
+
+@pytest.mark.db
+@pytest.mark.skipif(TEST_DB != "postgresql", reason="restarts a PostgreSQL server")
+def test_pooled_connections_survive_a_postgresql_restart():
+    from cati.db import get_engine
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    try:
+        url = server.create_database("restart")
+        checked = get_engine({"sqlalchemy.url": url})
+        unchecked = get_engine({"sqlalchemy.url": url, "sqlalchemy.pool_pre_ping": "false"})
+        for engine in (checked, unchecked):
+            with engine.connect() as connection:  # leaves a connection in the pool
+                assert connection.execute(text("SELECT 1")).scalar() == 1
+        server.restart()  # as a crash: every connection is cut
+        with checked.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+        # What the check prevents: the pooled connection is dead and its first statement fails.
+        with pytest.raises(OperationalError), unchecked.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checked.dispose()
+        unchecked.dispose()
+    finally:
+        server.stop()
