@@ -61,6 +61,7 @@ from cati.models.meta import utcnow
 
 from . import audit, exports
 from .exports import Selection, SelectionError
+from .interviews import engine_for
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,12 @@ PROGRESS_EVERY = 1.0
 SWEEP_EVERY = 60.0
 HEARTBEAT_EVERY = 30.0
 DEFAULT_INLINE_ROWS = 2000
+#: An export built in the request runs inside the request's transaction, which on SQLite holds the
+#: database's one write lock: every interviewer's answer waits until the file is written. So an
+#: inline build is bounded by its size in cells (interviews x variables) too: 50,000 cells take about
+#: 0.15 s as .xlsx, the slowest format (3.3 µs a cell, benchmarks/bench_exports.py). Larger files go
+#: to a worker, which reads a snapshot without the lock (see :func:`reader`).
+INLINE_CELLS = 50_000
 LANGUAGES = ("de", "en")
 #: What the user downloads, per format.
 DOWNLOAD_TYPES = {".zip": "application/zip",
@@ -179,11 +186,17 @@ def request_export(session: Session, study: Study, fmt: str, selection: Selectio
     audit.record(session, "export.contacts_request" if contacts else "export.request", user_id=user_id,
                  study_id=study.id, target=f"export:{job.id}",
                  details=exports.audit_details(fmt, selection, contacts=contacts, job=job.id, rows=state.count))
-    if state.count <= inline_rows:
+    if state.count <= inline_rows and state.count * _variables(study) <= INLINE_CELLS:
         job.status, job.worker, job.started_at = "running", "inline", utcnow()
         result = produce(session, job, directory)
         finish(session, job, result, directory)
     return job, False
+
+
+def _variables(study: Study) -> int:
+    """The variables of the study's current questionnaire version: the width of its export."""
+    version = study.current_version
+    return len(engine_for(version).codebook()) if version is not None else 1
 
 
 # --------------------------------------------------------------------------- building

@@ -93,6 +93,17 @@ class TestRequests:
         again, cached = request(dbsession, study, tmp_path, "sav", inline_rows=2)
         assert cached and again.id == job.id  # the queued job answers the same request
 
+    def test_wide_exports_are_queued_however_few_the_interviews(self, dbsession, study, tmp_path, monkeypatch):
+        # 3 interviews: inline by rows, but not by cells (interviews x variables) once the cap is
+        # below 3 x the codebook's width: on SQLite an inline build holds the write lock.
+        width = len(export_jobs.engine_for(study.current_version).codebook())
+        monkeypatch.setattr(export_jobs, "INLINE_CELLS", 3 * width)
+        job, _cached = request(dbsession, study, tmp_path, "csv")
+        assert job.status == "done"
+        monkeypatch.setattr(export_jobs, "INLINE_CELLS", 3 * width - 1)
+        job, _cached = request(dbsession, study, tmp_path, "sav")
+        assert (job.status, job.total) == ("queued", 3)
+
     def test_a_failed_export_says_why(self, dbsession, study, tmp_path, monkeypatch):
         def refuse(*args, **kwargs):
             raise ExportError("Daten_Labels: too many rows for Excel")
