@@ -236,6 +236,26 @@ def includeme(config: Any) -> None:
 
 
 @contextmanager
+def own_write_session(request: Any) -> Iterator[Session]:
+    """A writing transaction of its own, committed when the block is left (rolled back if it
+    raises), for a request that reads in a read-only transaction but must record a fact: a report
+    download's audit event. SQLite's write lock is taken when the block's writes are flushed, at its
+    end, not while the request read; the caller records only after its reading is done.
+
+    Tests that hand in ``cati.dbsession`` get that session back (see :func:`read_only_session`)."""
+    shared = request.environ.get("cati.dbsession")
+    if shared is not None:
+        yield shared
+        return
+    session = request.registry["dbsession_factory"]()
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
+
+
+@contextmanager
 def read_only_session(request: Any) -> Iterator[Session]:
     """A session for reads made before the request's own transaction begins, in a read-only
     transaction of its own that ends (rolled back) when the block is left. Nothing it loads may be

@@ -193,9 +193,10 @@ class Report:
 
 def dispositions_report(session: Session, study: Study, fmt: str, *, labels: Mapping[str, str] | None = None,
                         actor_id: int | None = None, tz: str = "Europe/Berlin",
-                        now: dt.datetime | None = None) -> Report:
+                        now: dt.datetime | None = None, recorder: Session | None = None) -> Report:
     """Write the report into a temporary file (rewound, for streaming to the browser) and record
-    the download in the audit trail."""
+    the download in the audit trail, through ``recorder`` if given (the web view reads in a
+    read-only transaction and records in a short one of its own), else through ``session``."""
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r}; choose csv or xlsx")
     now = now or utcnow()
@@ -218,7 +219,8 @@ def dispositions_report(session: Session, study: Study, fmt: str, *, labels: Map
         count = write_xlsx(rows, out, info=info)
     out.seek(0)
     stamp = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d-%H%M")
-    audit.record(session, "report.download", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
+    audit.record(recorder or session, "report.download", user_id=actor_id, study_id=study.id,
+                 target=f"study:{study.slug}",
                  details={"report": "dispositions", "format": fmt, "rows": count})
     return Report(out, f"{study.slug}-dispositions-{stamp}.{fmt}", FORMATS[fmt], count)
 

@@ -20,10 +20,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Routes whose GET (and HEAD) views only read. Their requests run in a read-only transaction
 #: (cati.db): on SQLite it takes neither the write lock nor a place in the writers' queue, so a
 #: supervisor's dashboard that reads for half a second does not hold up interviewers' answers; on
-#: PostgreSQL it is ``READ ONLY`` and a write fails. Left out because their GET writes: the
-#: dispositions report and the portal's file downloads (audited), the case search (a search by
-#: telephone number is audited), the console's case screen (heartbeat). A route added here must
-#: get a page in tests/functional/test_read_only_routes.py, which requests each on both databases.
+#: PostgreSQL it is ``READ ONLY`` and a write fails. The dispositions report reads here and records
+#: its audit event afterwards in a short transaction of its own (cati.db.own_write_session). Left
+#: out because their GET writes: the portal's file downloads (audited, but quick), the case search
+#: (a search by telephone number is audited), the console's case screen (heartbeat). A route added
+#: here must get a page in tests/functional/test_read_only_routes.py, which requests each on both
+#: databases.
 READ_ONLY_ROUTES = frozenset({
     "home",
     "admin.users",
@@ -38,6 +40,7 @@ READ_ONLY_ROUTES = frozenset({
     "supervisor.case",
     "supervisor.due",
     "supervisor.backchecks",
+    "supervisor.report",
     "portal.index",
     "portal.study",
     "portal.topline",

@@ -21,6 +21,7 @@ from pyramid.response import FileIter, Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from cati.db import own_write_session
 from cati.models import StudyMember, User
 from cati.sampling.aapor import RATE_NAMES
 from cati.sampling.dispositions import RATE_CLASSES
@@ -223,9 +224,12 @@ class SupervisorViews(SupervisorPage):
         if fmt not in reports.FORMATS:
             raise HTTPNotFound()
         try:
-            report = reports.dispositions_report(self.request.dbsession, self.study, fmt,
-                                                 labels=fieldwork.outcome_labels(self.study, self.request.locale_name),
-                                                 actor_id=self.actor_id, tz=TZ)
+            # A read-only route: the cases are read (for a big study, seconds of Excel writing)
+            # without SQLite's write lock; the download is audited in a short transaction after.
+            with own_write_session(self.request) as recorder:
+                report = reports.dispositions_report(
+                    self.request.dbsession, self.study, fmt, recorder=recorder, actor_id=self.actor_id, tz=TZ,
+                    labels=fieldwork.outcome_labels(self.study, self.request.locale_name))
         except reports.ReportError as exc:
             self.request.session.flash(str(exc), "error")
             return HTTPSeeOther(self.request.route_url("supervisor.dashboard", slug=self.study.slug))
