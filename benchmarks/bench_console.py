@@ -196,7 +196,7 @@ def listening_socket(port: int) -> socket.socket:
     return sock
 
 
-def serve(url: str, secret: str, port: int, threads: int) -> None:
+def serve(url: str, secret: str, port: int, threads: int, synchronous: str = "full") -> None:
     """The ``serve`` subcommand: the console app under waitress."""
     from waitress import serve as waitress_serve
 
@@ -208,6 +208,7 @@ def serve(url: str, secret: str, port: int, threads: int) -> None:
         "pyramid.default_locale_name": "de",
         "pyramid.reload_templates": "false",
         "retry.attempts": "3",
+        "cati.sqlite_synchronous": synchronous,
     }
     # One keep-alive connection per interviewer: more than waitress's default limit of 100.
     waitress_serve(main({}, **settings), sockets=[listening_socket(port)], threads=threads, connection_limit=1000,
@@ -534,7 +535,8 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
         log = workdir / f"server-{kind}.log"
         processes = processes_for(args, kind)
         with server([__file__, "serve", "--url", url, "--secret", secret, "--port", str(port),
-                     "--threads", str(args.threads)], port, log, processes) as app_pids:
+                     "--threads", str(args.threads), "--sqlite-synchronous", args.sqlite_synchronous],
+                    port, log, processes) as app_pids:
             try:
                 result = load_process(args, port, "console", users, app_pids)
             except RuntimeError as exc:
@@ -603,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=64, help="open loop: client threads")
     parser.add_argument("--prg", action="store_true",
                         help="submit as a browser without JavaScript: POST, 303, GET (two requests)")
+    parser.add_argument("--sqlite-synchronous", choices=("full", "normal"), default="full",
+                        help="the app's cati.sqlite_synchronous (default full, as the app's default)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--workdir", help="where the temporary databases and server logs go (default: /tmp)")
     # subcommand arguments
@@ -616,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run" and args.clients > args.interviewers:
         parser.error("--clients must not exceed --interviewers: each client works as one interviewer")
     if args.command == "serve":
-        serve(args.url, args.secret, args.port, args.threads)
+        serve(args.url, args.secret, args.port, args.threads, args.sqlite_synchronous)
         return 0
     if args.command == "load":
         print(json.dumps(run_load(args)))

@@ -80,6 +80,11 @@ class FifoLock:
 
 
 _HOLDS = "cati.fifo_lock_held"
+#: ``cati.sqlite_synchronous``: ``full`` (the default) syncs the write-ahead log to disk at every
+#: commit, so an answer whose next screen the interviewer saw survives a power cut or an operating
+#: system crash too; ``normal`` syncs only at checkpoints: 0.3 ms less per commit here, but the
+#: last commits before a power cut may be gone (an application crash loses nothing either way).
+SQLITE_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 #: Execution option of connections whose transactions only read (see the module docstring).
 READ_ONLY = "cati_read_only"
 #: Registry key of the names of the routes whose GET and HEAD requests only read.
@@ -91,7 +96,7 @@ def _read_only(connection: Any) -> bool:
     return bool(connection.get_execution_options().get(READ_ONLY))
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str = "full") -> None:
     queue = FifoLock()
     timeout = max(busy_timeout_ms, 1) / 1000
 
@@ -111,7 +116,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS[synchronous]}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -173,7 +178,8 @@ def get_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
         settings = {**settings, f"{prefix}pool_pre_ping": ping}
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, settings.get("cati.sqlite_busy_timeout_ms", 15000))
+        _configure_sqlite(engine, int(settings.get("cati.sqlite_busy_timeout_ms", 15000)),
+                          str(settings.get("cati.sqlite_synchronous", "full")).lower())
     else:
         _configure_read_only(engine)
     return engine

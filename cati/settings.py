@@ -46,6 +46,9 @@ class SettingsSchema(colander.MappingSchema):
     sqlite_busy_timeout = colander.SchemaNode(
         colander.Int(), name="cati.sqlite_busy_timeout_ms", missing=15000, validator=colander.Range(0, 600000)
     )
+    sqlite_synchronous = colander.SchemaNode(
+        colander.String(), name="cati.sqlite_synchronous", missing="full", validator=colander.OneOf(["full", "normal"])
+    )
     dnc_salt = colander.SchemaNode(colander.String(), name="cati.dnc_salt", missing="cati-dnc")
     heartbeat_timeout = colander.SchemaNode(
         colander.Int(), name="cati.claim_timeout_seconds", missing=1800, validator=colander.Range(30, 86400)

@@ -164,3 +164,18 @@ def test_pooled_connections_survive_a_postgresql_restart():
         unchecked.dispose()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("setting", "level"), [(None, 2), ("full", 2), ("normal", 1)])
+def test_sqlite_commits_are_synced_to_disk_unless_configured_otherwise(tmp_path, setting, level):
+    # FULL (2): a commit is on disk before it returns, so an acknowledged answer survives a power cut.
+    from cati.db import get_engine
+
+    settings = {"sqlalchemy.url": f"sqlite:///{tmp_path / 'sync.sqlite'}"}
+    if setting is not None:
+        settings["cati.sqlite_synchronous"] = setting
+    engine = get_engine(settings)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()

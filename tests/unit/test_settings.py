@@ -20,6 +20,7 @@ def test_valid_settings_are_typed():
         ({"cati.login_max_failures": "many"}, "cati.login_max_failures"),
         ({"cati.secure_cookies": "perhaps"}, "cati.secure_cookies"),
         ({"pyramid.default_locale_name": "fr"}, "pyramid.default_locale_name"),
+        ({"cati.sqlite_synchronous": "off"}, "cati.sqlite_synchronous"),
     ],
 )
 def test_wrong_setting_stops_start_up_naming_it(override, named):
