@@ -194,3 +194,42 @@ def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path
         case = session.get(Case, interview.case_id)
         assert (case.state, case.outcome) == ("final", "complete")
         assert session.scalar(select(Attempt.outcome).where(Attempt.case_id == case.id)) == "complete"
+
+
+def test_a_case_taken_away_mid_interview_is_said_so_once(console_server: dict[str, Any]) -> None:
+    # The supervisor released the case (or its claim went stale) while the interviewer was in the
+    # interview: the next answer is refused (409, nothing stored) and the case screen says why,
+    # without the answer being sent a second time.
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from cati.models import Case
+
+    base = console_server["url"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/login")
+            page.get_by_label("Benutzername").fill(USERNAME)
+            page.get_by_label("Passwort").fill(PASSWORD)
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/")
+            page.keyboard.press("n")
+            page.wait_for_url(f"{base}/console/cases/*")
+            page.keyboard.press("Enter")  # start the interview
+            page.wait_for_selector("#answer-form")
+            with Session(console_server["engine"]) as session, session.begin():
+                session.execute(update(Case).where(Case.state == "claimed").values(state="ready", claimed_by=None))
+            posts: list[str] = []
+            page.on("request", lambda r: r.method == "POST" and posts.append(urlsplit(r.url).path))
+            with page.expect_navigation():
+                page.keyboard.press("1")
+                page.keyboard.press("Enter")
+            page.wait_for_load_state()
+            assert "nicht zugeteilt" in page.locator("main").inner_text()
+            assert [path.rsplit("/", 1)[-1] for path in posts] == ["answer"]
+        finally:
+            browser.close()

@@ -130,6 +130,12 @@
         return null;
       }
       var type = response.headers.get("Content-Type") || "";
+      if (response.status === 409) {
+        // The case is no longer this interviewer's; nothing was stored. The case screen says why
+        // (sending the form again would only be refused again).
+        window.location.assign(fallback);
+        return null;
+      }
       if ((response.status !== 200 && response.status !== 422) || type.indexOf("text/html") !== 0) {
         submitNatively(form, submitter);
         return null;
