@@ -74,6 +74,19 @@ SHOWN = "(document.getElementById('answer-form') || document.getElementById('con
 NEW_SCREEN = f"() => {{ const shown = {SHOWN}; return shown !== null && shown !== window.catiOld; }}"
 
 
+def into_an_interview(page: Any, base: str) -> None:
+    """Log in, take the next case, start its interview: its first question is on screen."""
+    page.goto(f"{base}/login")
+    page.get_by_label("Benutzername").fill(USERNAME)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/console/cases/*")
+    page.keyboard.press("Enter")  # start the interview
+    page.wait_for_selector("#answer-form")
+
+
 def step(page: Any, press: Any) -> None:
     """Do ``press()`` and wait until console.js has put the next screen on the page."""
     page.evaluate(f"window.catiOld = {SHOWN}")
@@ -117,11 +130,12 @@ def test_one_interview_by_keyboard_only(console_server: dict[str, Any], tmp_path
             keyboard.press("Enter")  # start the interview (the focused button)
             page.wait_for_selector("#answer-form")
             case_url = page.url
-            # The respondent's local time, from the server's clock (10:00 in Berlin), kept by console.js.
-            assert page.locator(".local-clock").inner_text() == "10:00"
-            page.evaluate("document.querySelector('.local-clock').textContent = ''")
+            # The respondent's local time (case bar, contact panel), from the server's clock (10:00
+            # in Berlin), kept current by console.js.
+            assert page.locator(".local-clock").all_inner_texts() == ["10:00", "10:00"]
+            page.evaluate("document.querySelectorAll('.local-clock').forEach(c => { c.textContent = ''; })")
             page.clock.fast_forward(16_000)
-            assert page.locator(".local-clock").inner_text() == "10:00"
+            assert page.locator(".local-clock").all_inner_texts() == ["10:00", "10:00"]
             requests: list[tuple[str, str, str]] = []
             page.on("request", lambda r: requests.append((r.method, r.resource_type, urlsplit(r.url).path)))
 
@@ -212,15 +226,7 @@ def test_a_case_taken_away_mid_interview_is_said_so_once(console_server: dict[st
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(f"{base}/login")
-            page.get_by_label("Benutzername").fill(USERNAME)
-            page.get_by_label("Passwort").fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{base}/")
-            page.keyboard.press("n")
-            page.wait_for_url(f"{base}/console/cases/*")
-            page.keyboard.press("Enter")  # start the interview
-            page.wait_for_selector("#answer-form")
+            into_an_interview(page, base)
             with Session(console_server["engine"]) as session, session.begin():
                 session.execute(update(Case).where(Case.state == "claimed").values(state="ready", claimed_by=None))
             posts: list[str] = []
@@ -231,5 +237,38 @@ def test_a_case_taken_away_mid_interview_is_said_so_once(console_server: dict[st
             page.wait_for_load_state()
             assert "nicht zugeteilt" in page.locator("main").inner_text()
             assert [path.rsplit("/", 1)[-1] for path in posts] == ["answer"]
+        finally:
+            browser.close()
+
+
+def test_the_no_connection_banner_goes_once_the_server_answers_again(console_server: dict[str, Any]) -> None:
+    # The heartbeat failed (the line dropped) and the banner came up; the interviewer went on
+    # answering (steps replace the question, not the page): the next heartbeat that gets through
+    # takes the banner away, and a second failure does not stack a second one.
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    base = console_server["url"]
+    banner = ".connection-banner"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.clock.install()
+            into_an_interview(page, base)
+
+            page.route("**/heartbeat", lambda route: route.abort())
+            page.clock.fast_forward(61_000)
+            page.wait_for_selector(banner)
+            assert screen(page)[1] == "Z1"
+            step(page, lambda: (page.keyboard.press("1"), page.keyboard.press("Enter")))
+            assert screen(page)[1] == "Z2" and page.locator(banner).count() == 1
+            page.clock.fast_forward(61_000)  # still failing: still one banner
+            page.wait_for_timeout(200)
+            assert page.locator(banner).count() == 1
+
+            page.unroute("**/heartbeat")
+            page.clock.fast_forward(61_000)
+            page.wait_for_selector(banner, state="detached")
         finally:
             browser.close()

@@ -115,6 +115,7 @@ class TestInlineSteps:
         page = submit(page, button="special")  # DK on Q1: Q2 is skipped
         assert screen_key(page) == "Q3"
         warned = submit(page, status=422, value="300")
+        assert warned.html.find(id="console-step") is not None  # the question alone, as for an accepted step
         assert "Mehr als 200 km pro Woche – stimmt das?" in warned.text
         assert warned.headers["X-Cati-Location"] == location(page)
         assert revision_of(warned) == revision_of(page)  # refused: nothing stored
@@ -129,6 +130,7 @@ class TestInlineSteps:
         case = dbsession.get(Case, case_id_of(page))
         revision = interview_of(dbsession, case).revision
         refused = submit(page, status=422, value="13")
+        assert refused.html.find(id="console-step") is not None and refused.html.find(id="console") is None
         assert "13 ist hier nicht möglich." in refused.text
         assert screen_key(refused) == "Q4" and refused.forms["answer-form"]["value"].value == "13"
         assert revision_of(refused) == revision and interview_of(dbsession, case).revision == revision
@@ -179,6 +181,19 @@ class TestInlineSteps:
         response = submit(page, status=409, value="1")
         assert "nicht zugeteilt" in response.text
         assert "Q1" not in interview_of(dbsession, case).state["answers"]
+
+
+    def test_a_grid_refused_for_a_missing_row_puts_the_focus_on_that_row(self, console_world, ines):
+        page = start(next_case(ines))
+        for fields in ({}, {"value": "1"}, {"value": ["1", "96"], "other_Q2_oth": "Einkaufen"}, {"value": "30"},
+                       {"value": "40"}):
+            page = submit(page, **fields)
+        assert screen_key(page) == "Q5"
+        focused = page.html.find("input", autofocus=True)
+        assert focused["name"] == "row-1"  # nothing answered yet: the first row
+        refused = submit(page, status=422, row_1="1")  # row 2 missing
+        focused = refused.html.find("input", autofocus=True)
+        assert focused["name"] == "row-2" and focused["value"] == "1"  # its first option: digits answer it
 
 
 class TestInlineToTheEnd:

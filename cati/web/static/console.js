@@ -601,7 +601,7 @@
     answerForm = document.getElementById("answer-form");
     outcomeForm = document.getElementById("outcome-form");
     startForm = document.getElementById("start-form");
-    banner = null;
+    banner = root.querySelector(".connection-banner");  // a step keeps #console, and its banner
     setBuffer("");
     gridRows = answerForm ? $$("table.grid tbody tr", answerForm) : [];
     currentRow = 0;
