@@ -171,11 +171,10 @@ def get_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     when it is taken from the pool (``pool_pre_ping``, one round trip) and replaced if it is gone,
     unless the settings say otherwise (``sqlalchemy.pool_pre_ping = false``).
     """
-    if not str(settings.get(f"{prefix}url", "")).startswith("sqlite"):
-        # engine_from_config passes an INI file's "false" on as a (true) string: read it here.
-        ping = settings.get(f"{prefix}pool_pre_ping", True)
-        ping = ping.strip().lower() in ("true", "yes", "on", "1") if isinstance(ping, str) else bool(ping)
-        settings = {**settings, f"{prefix}pool_pre_ping": ping}
+    # engine_from_config passes an INI file's "false" on as a (true) string: read it here.
+    ping = settings.get(f"{prefix}pool_pre_ping", not str(settings.get(f"{prefix}url", "")).startswith("sqlite"))
+    ping = ping.strip().lower() in ("true", "yes", "on", "1") if isinstance(ping, str) else bool(ping)
+    settings = {**settings, f"{prefix}pool_pre_ping": ping}
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, int(settings.get("cati.sqlite_busy_timeout_ms", 15000)),

@@ -47,7 +47,8 @@ class SettingsSchema(colander.MappingSchema):
         colander.Int(), name="cati.sqlite_busy_timeout_ms", missing=15000, validator=colander.Range(0, 600000)
     )
     sqlite_synchronous = colander.SchemaNode(
-        colander.String(), name="cati.sqlite_synchronous", missing="full", validator=colander.OneOf(["full", "normal"])
+        colander.String(), name="cati.sqlite_synchronous", missing="full", validator=colander.OneOf(["full", "normal"]),
+        preparer=lambda value: value.strip().lower() if isinstance(value, str) else value,
     )
     dnc_salt = colander.SchemaNode(colander.String(), name="cati.dnc_salt", missing="cati-dnc")
     heartbeat_timeout = colander.SchemaNode(
@@ -66,6 +67,9 @@ class SettingsSchema(colander.MappingSchema):
     )
     export_inline_rows = colander.SchemaNode(
         colander.Int(), name="cati.export_inline_rows", missing=2000, validator=colander.Range(0, 10_000_000)
+    )
+    export_inline_cells = colander.SchemaNode(
+        colander.Int(), name="cati.export_inline_cells", missing=50_000, validator=colander.Range(0, 1_000_000_000)
     )
 
 

@@ -7,9 +7,10 @@ Request (:func:`request_export`)
     <cati.services.exports.data_state>`: their count, the sum of their ids and their newest
     ``updated_at``). If a job with that fingerprint is queued, running or done (and its file is
     still there), that job is the answer: an unchanged study is not exported twice. Otherwise a new
-    job is queued. Up to ``cati.export_inline_rows`` interviews it is built right away in the
-    request (a few seconds at most, and the user gets the file at once); larger ones are left to a
-    worker. Contact exports (personal data) are never served from the cache.
+    job is queued. Up to ``cati.export_inline_rows`` interviews and ``cati.export_inline_cells``
+    cells (interviews x variables) it is built right away in the request (well under a second, and
+    the user gets the file at once); larger ones are left to a worker. Contact exports (personal
+    data) are never served from the cache.
 
 Workers (:class:`Worker`)
     A worker thread runs inside each web process that sets ``cati.export_worker = true`` (started
@@ -61,7 +62,6 @@ from cati.models.meta import utcnow
 
 from . import audit, exports
 from .exports import Selection, SelectionError
-from .interviews import engine_for
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,12 @@ PROGRESS_EVERY = 1.0
 SWEEP_EVERY = 60.0
 HEARTBEAT_EVERY = 30.0
 DEFAULT_INLINE_ROWS = 2000
-#: An export built in the request runs inside the request's transaction, which on SQLite holds the
-#: database's one write lock: every interviewer's answer waits until the file is written. So an
-#: inline build is bounded by its size in cells (interviews x variables) too: 50,000 cells take about
-#: 0.15 s as .xlsx, the slowest format (3.3 µs a cell, benchmarks/bench_exports.py). Larger files go
-#: to a worker, which reads a snapshot without the lock (see :func:`reader`).
+#: The default of ``cati.export_inline_cells``. An export built in the request runs inside the
+#: request's transaction, which on SQLite holds the database's one write lock: every interviewer's
+#: answer waits until the file is written. So an inline build is bounded by its size in cells
+#: (interviews x variables) too: 50,000 cells take about 0.15 s as .xlsx, the slowest format
+#: (3.3 µs a cell, benchmarks/bench_exports.py). Larger files go to a worker, which reads a
+#: snapshot without the lock (see :func:`reader`).
 INLINE_CELLS = 50_000
 LANGUAGES = ("de", "en")
 #: What the user downloads, per format.
@@ -167,7 +168,7 @@ def _cached(session: Session, study: Study, digest: str, directory: Path) -> Exp
 
 def request_export(session: Session, study: Study, fmt: str, selection: Selection, *, user_id: int | None,
                    directory: Path, language: str = "de", contacts: bool = False,
-                   inline_rows: int = DEFAULT_INLINE_ROWS) -> tuple[ExportJob, bool]:
+                   inline_rows: int = DEFAULT_INLINE_ROWS, inline_cells: int = INLINE_CELLS) -> tuple[ExportJob, bool]:
     """The job that answers this request and whether it came from the cache (see module docs)."""
     if fmt not in FORMATS:
         raise SelectionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -186,17 +187,18 @@ def request_export(session: Session, study: Study, fmt: str, selection: Selectio
     audit.record(session, "export.contacts_request" if contacts else "export.request", user_id=user_id,
                  study_id=study.id, target=f"export:{job.id}",
                  details=exports.audit_details(fmt, selection, contacts=contacts, job=job.id, rows=state.count))
-    if state.count <= inline_rows and state.count * _variables(study) <= INLINE_CELLS:
+    if state.count <= inline_rows and state.count * _width(session, study, selection, contacts) <= inline_cells:
         job.status, job.worker, job.started_at = "running", "inline", utcnow()
         result = produce(session, job, directory)
         finish(session, job, result, directory)
     return job, False
 
 
-def _variables(study: Study) -> int:
-    """The variables of the study's current questionnaire version: the width of its export."""
-    version = study.current_version
-    return len(engine_for(version).codebook()) if version is not None else 1
+def _width(session: Session, study: Study, selection: Selection, contacts: bool) -> int:
+    """How many variables the export has (at least): the widest codebook of the versions its
+    interviews were answered with (contact columns included for a contact export)."""
+    books = exports.codebooks(session, study, exports.version_ids(session, study, selection), contacts=contacts)
+    return max((len(book) for book in books.values()), default=1)
 
 
 # --------------------------------------------------------------------------- building

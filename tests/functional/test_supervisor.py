@@ -427,6 +427,8 @@ class TestAuditAndReport:
         assert "+4930111222" not in response.text
         xlsx = app.get(url(study, "reports/dispositions.xlsx"))
         assert xlsx.body[:2] == b"PK"
+        head = app.head(url(study, "reports/dispositions.csv"))  # no download: not audited
+        assert head.status_int == 200 and head.content_type == "text/csv"
         events = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "report.download")).all()
         assert [e.details["format"] for e in events] == ["csv", "xlsx"]
         assert {e.user_id for e in events} == {dbsession.scalar(select(User.id).where(User.username == "sven"))}

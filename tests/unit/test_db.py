@@ -179,3 +179,20 @@ def test_sqlite_commits_are_synced_to_disk_unless_configured_otherwise(tmp_path,
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+@pytest.mark.parametrize(("url", "setting", "expected"), [
+    ("sqlite:///x.sqlite", None, False), ("sqlite:///x.sqlite", "true", True),
+    ("postgresql+psycopg://u@/db", None, True), ("postgresql+psycopg://u@/db", "false", False),
+    ("postgresql+psycopg://u@/db", "No", False), ("postgresql+psycopg://u@/db", " yes ", True),
+])
+def test_pool_pre_ping_defaults_by_database_and_reads_ini_words(url, setting, expected):
+    # SQLAlchemy passes an INI "false" on as the string "false", which is true.
+    from cati.db import get_engine
+
+    settings = {"sqlalchemy.url": url}
+    if setting is not None:
+        settings["sqlalchemy.pool_pre_ping"] = setting
+    engine = get_engine(settings)
+    assert engine.pool._pre_ping is expected
+    engine.dispose()

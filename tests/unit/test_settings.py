@@ -7,9 +7,11 @@ BASE = {"sqlalchemy.url": "sqlite://", "cati.session_secret": "x" * 32}
 
 
 def test_valid_settings_are_typed():
-    settings = parse_settings({**BASE, "cati.login_max_failures": "7", "cati.secure_cookies": "true"})
+    settings = parse_settings({**BASE, "cati.login_max_failures": "7", "cati.secure_cookies": "true",
+                               "cati.sqlite_synchronous": " FULL"})
     assert settings["cati.login_max_failures"] == 7
     assert settings["cati.secure_cookies"] is True
+    assert settings["cati.sqlite_synchronous"] == "full"
     assert settings["pyramid.default_locale_name"] == "de"
 
 

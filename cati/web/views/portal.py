@@ -222,7 +222,8 @@ class PortalViews:
         job, _cached = export_jobs.request_export(
             request.dbsession, self.study, values["format"], selection, user_id=request.identity.id,
             directory=export_jobs.export_dir(settings), language="en" if request.locale_name == "en" else "de",
-            contacts=contacts, inline_rows=settings.get("cati.export_inline_rows", export_jobs.DEFAULT_INLINE_ROWS))
+            contacts=contacts, inline_rows=settings.get("cati.export_inline_rows", export_jobs.DEFAULT_INLINE_ROWS),
+            inline_cells=settings.get("cati.export_inline_cells", export_jobs.INLINE_CELLS))
         if job.status == "done":
             # Ready (built just now, or unchanged since an earlier request): straight to the file.
             return HTTPSeeOther(request.route_url("portal.download", slug=self.study.slug, job_id=job.id))

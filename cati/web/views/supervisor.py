@@ -223,6 +223,8 @@ class SupervisorViews(SupervisorPage):
         fmt = self.request.matchdict["fmt"]
         if fmt not in reports.FORMATS:
             raise HTTPNotFound()
+        if self.request.method == "HEAD":  # asks whether it is there: no report built, no download audited
+            return Response(content_type=reports.FORMATS[fmt].split(";")[0])
         try:
             # A read-only route: the cases are read (for a big study, seconds of Excel writing)
             # without SQLite's write lock; the download is audited in a short transaction after.

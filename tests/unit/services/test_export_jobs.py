@@ -93,16 +93,22 @@ class TestRequests:
         again, cached = request(dbsession, study, tmp_path, "sav", inline_rows=2)
         assert cached and again.id == job.id  # the queued job answers the same request
 
-    def test_wide_exports_are_queued_however_few_the_interviews(self, dbsession, study, tmp_path, monkeypatch):
+    def test_wide_exports_are_queued_however_few_the_interviews(self, dbsession, study, tmp_path):
         # 3 interviews: inline by rows, but not by cells (interviews x variables) once the cap is
         # below 3 x the codebook's width: on SQLite an inline build holds the write lock.
-        width = len(export_jobs.engine_for(study.current_version).codebook())
-        monkeypatch.setattr(export_jobs, "INLINE_CELLS", 3 * width)
-        job, _cached = request(dbsession, study, tmp_path, "csv")
+        (book,) = exports.codebooks(dbsession, study, exports.version_ids(dbsession, study, Selection())).values()
+        job, _cached = request(dbsession, study, tmp_path, "csv", inline_cells=3 * len(book))
         assert job.status == "done"
-        monkeypatch.setattr(export_jobs, "INLINE_CELLS", 3 * width - 1)
-        job, _cached = request(dbsession, study, tmp_path, "sav")
+        job, _cached = request(dbsession, study, tmp_path, "sav", inline_cells=3 * len(book) - 1)
         assert (job.status, job.total) == ("queued", 3)
+        # A contact export is as wide as its columns: the cap applies to them.
+        (contact_book,) = exports.codebooks(dbsession, study, exports.version_ids(dbsession, study, Selection()),
+                                            contacts=True).values()
+        job, _cached = request(dbsession, study, tmp_path, "csv", contacts=True, inline_cells=3 * len(contact_book))
+        assert job.status == "done"
+        job, _cached = request(dbsession, study, tmp_path, "csv", contacts=True,
+                               inline_cells=3 * len(contact_book) - 1)
+        assert job.status == "queued"
 
     def test_a_failed_export_says_why(self, dbsession, study, tmp_path, monkeypatch):
         def refuse(*args, **kwargs):
