@@ -4,7 +4,8 @@ Every request gets ``request.dbsession`` joined to ``request.tm`` (pyramid_tm): 
 commits as a whole or not at all, and nothing calls ``commit()`` by hand. Scripts use
 :func:`get_tm_session` with their own ``transaction.TransactionManager``.
 
-SQLite is the embedded default. It gets WAL (readers never block the writer), a busy timeout,
+SQLite is the embedded default. It gets WAL (readers never block the writer) with every commit
+synced to disk (``cati.sqlite_synchronous``, see :data:`SQLITE_SYNCHRONOUS`), a busy timeout,
 foreign keys, and ``BEGIN IMMEDIATE`` so that a transaction that will write takes the write lock
 up front: with deferred BEGIN two transactions that read and then write deadlock and one fails
 at once with "database is locked" instead of waiting its turn.
