@@ -23,6 +23,7 @@ def test_valid_settings_are_typed():
         ({"cati.secure_cookies": "perhaps"}, "cati.secure_cookies"),
         ({"pyramid.default_locale_name": "fr"}, "pyramid.default_locale_name"),
         ({"cati.sqlite_synchronous": "off"}, "cati.sqlite_synchronous"),
+        ({"cati.export_inline_cells": "-1"}, "cati.export_inline_cells"),
     ],
 )
 def test_wrong_setting_stops_start_up_naming_it(override, named):

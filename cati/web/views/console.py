@@ -258,7 +258,7 @@ class CaseViews:
             return self.back_to_case()
         if interview is not None and interview.status == "active":
             if screen is None:
-                screen = self.engine(interview).screen(State.from_dict(interview.state))
+                screen = self.current_screen(interview)
             if isinstance(screen, Screen):
                 return self.step(interview, screen)
         self.request.response.headers[LOCATION_HEADER] = case_url(self.request, self.case.id)
@@ -298,6 +298,10 @@ class CaseViews:
     def engine(self, interview: Interview) -> Engine:
         return interviews.engine_of(self.session, interview.version_id)
 
+    def current_screen(self, interview: Interview) -> Screen | Ended:
+        """The screen the interview's stored state is at."""
+        return self.engine(interview).screen(State.from_dict(interview.state))
+
     def ended_page(self) -> dict[str, Any] | None:
         """After the last answer the case is released; its interviewer still sees the end text
         (to read out) and what came of the call."""
@@ -307,7 +311,7 @@ class CaseViews:
         last = console.last_attempt(self.session, self.case.id)
         if last is None or last.user_id != self.user.id:
             return None
-        ended = self.engine(interview).screen(State.from_dict(interview.state))
+        ended = self.current_screen(interview)
         self.request.override_renderer = "console/ended.jinja2"
         outcome = rules_for(self.study).outcomes.get(last.outcome)
         return {"case": self.case, "study": self.study, "ended": ended, "interview": interview,
@@ -371,7 +375,7 @@ class CaseViews:
                 "resume": interview is not None and interview.status == "broken_off",
             }
         if screen is None:
-            screen = self.engine(interview).screen(State.from_dict(interview.state))
+            screen = self.current_screen(interview)
         return {
             **self.base(history=False, status=status),
             "key_help": key_help(self.request, "interview"),
@@ -520,12 +524,13 @@ class CaseViews:
         interview = self.running_interview()
         if interview is None:
             return self.to_case()
+        screen = None
         try:
-            interviews.set_language(self.session, interview, self.request.POST.get("lang", ""),
-                                    revision=self.revision())
+            screen = interviews.set_language(self.session, interview, self.request.POST.get("lang", ""),
+                                             revision=self.revision())
         except EngineError:
             flash(self.request, _("The questionnaire is not available in this language."), "error")
-        return self.to_case(interview)
+        return self.to_case(interview, screen)
 
     # -- ending the call ----------------------------------------------------------------------
     @view_config(route_name="console.outcome", request_method="GET")
