@@ -31,6 +31,11 @@ How:
     python benchmarks/bench_console.py                       # both databases, the targets of issue 4
     python benchmarks/bench_console.py --databases sqlite --duration 20 --closed-duration 10
     python benchmarks/bench_console.py --prg                 # the two-request path (no JavaScript)
+    python benchmarks/bench_console.py --floor               # and the floor of any design (floor_app.py)
+
+With ``--floor`` the closed loop is run a third time against ``floor_app.py`` (an answer step with
+nothing but its essential work, JSON in and out) on the same database, with interviewers of its own,
+against the same hello: the highest closed-loop ratio any design of the console could reach here.
 """
 
 from __future__ import annotations
@@ -236,6 +241,8 @@ class Agent:
     """One interviewer's browser: a keep-alive connection, the session cookie, the current form;
     with JavaScript (one request per answer) or, ``prg``, without (POST, redirect, GET)."""
 
+    cookie_pattern = COOKIE
+
     def __init__(self, host: str, port: int, username: str, prg: bool = False) -> None:
         self.host, self.port, self.username, self.prg = host, port, username, prg
         self.connection = http.client.HTTPConnection(host, port, timeout=60)
@@ -249,7 +256,7 @@ class Agent:
         if self.cookie:
             headers["Cookie"] = self.cookie
         if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         for attempt in range(2):
             try:
                 self.connection.request(method, path, body=body, headers=headers)
@@ -262,7 +269,7 @@ class Agent:
                 if attempt:
                     raise
         for name, value in response.getheaders():
-            if name.lower() == "set-cookie" and (match := COOKIE.match(value)):
+            if name.lower() == "set-cookie" and (match := self.cookie_pattern.match(value)):
                 self.cookie = match.group(1)
         return response.status, {k.lower(): v for k, v in response.getheaders()}, text
 
@@ -321,6 +328,34 @@ class Agent:
             raise Refused(f"{self.username}: next screen got {status}")
         self.read(page)
         return (posted - started) * 1000
+
+
+class FloorAgent(Agent):
+    """One interviewer of ``floor_app.py``: JSON screens in, JSON answers out (see there)."""
+
+    cookie_pattern = re.compile(r"^(floor=[^;]*)")
+
+    def login(self) -> None:
+        status, _headers, text = self.request("GET", f"/floor/login/{self.username}")
+        if status != 200:
+            raise Refused(f"floor login of {self.username}: {status}")
+        data = json.loads(text)
+        self.case_path, self.csrf, self.screen = f"/floor/{data['case']}", data["csrf"], data["screen"]
+
+    def submit(self) -> None:
+        screen = self.screen
+        kind, options = screen["type"], screen["options"]
+        value: Any = {"single": lambda: options[0][0], "nps": lambda: options[0][0], "multi": lambda: [options[0][0]],
+                      "numeric": lambda: 7, "grid": lambda: {row[1]: 2 for row in screen["rows"]},
+                      "info": lambda: None}.get(kind, lambda: "gut")()
+        body = json.dumps({"revision": screen["revision"], "key": screen["key"], "value": value})
+        status, _headers, text = self.request("POST", self.case_path, body,
+                                              {"X-CSRF-Token": self.csrf, "Content-Type": "application/json"})
+        if status != 200:
+            raise Refused(f"{self.username}: floor answer {screen['key']} got {status}: {text[:200]}")
+        self.screen = json.loads(text)
+        if "ended" in self.screen:
+            raise Refused(f"{self.username}: the interview ended; give the floor more interviewers")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -451,6 +486,19 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
         return {"hello": with_cpu(server_pids(args), lambda: closed_loop(connections, args.closed_duration,
                                                                        args.warmup, hello))}
     names = Path(args.users).read_text().split()
+    if args.mode == "floor":
+        floor_agents = [FloorAgent("127.0.0.1", args.port, name) for name in names]
+        for agent in floor_agents:
+            agent.login()
+            agent.submit()  # and warm the server up
+        floor_groups = [floor_agents[i :: args.clients] for i in range(args.clients)]
+
+        def floor_next(group: list[FloorAgent]) -> None:
+            group.append(group.pop(0))
+            group[-1].submit()
+
+        return {"floor": with_cpu(server_pids(args), lambda: closed_loop(floor_groups, args.closed_duration,
+                                                                       args.warmup, floor_next))}
     agents = [Agent("127.0.0.1", args.port, name, prg=args.prg) for name in names]
     started = time.perf_counter()
     # Two at a time: a login hashes the password (argon2, slow on purpose) inside its transaction,
@@ -526,7 +574,12 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
     url = next(generator)
     try:
         started = time.perf_counter()
-        names = seed(url, args.interviewers)
+        # The floor gets interviewers of its own (the console's are far into their interviews), three
+        # times as many: it answers faster, and each of them must stay short of the questionnaire's end.
+        names = seed(url, args.interviewers * (4 if args.floor else 1))
+        floor_users = workdir / f"floor-users-{kind}.txt"
+        floor_users.write_text("\n".join(names[args.interviewers:]))
+        names = names[: args.interviewers]
         seeded = time.perf_counter() - started
         users = workdir / f"users-{kind}.txt"
         users.write_text("\n".join(names))
@@ -541,6 +594,11 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
                 result = load_process(args, port, "console", users, app_pids)
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}\n--- server log:\n{log.read_text()[-4000:]}") from None
+        if args.floor:
+            floor_port = free_port()
+            with server([str(Path(__file__).with_name("floor_app.py")), "--url", url, "--port", str(floor_port),
+                         "--threads", str(args.threads)], floor_port, workdir / "floor.log", processes) as floor_pids:
+                result.update(load_process(args, floor_port, "floor", floor_users, floor_pids))
         hello_port = free_port()
         with server([str(Path(__file__).with_name("hello_app.py")), "--port", str(hello_port),
                      "--threads", str(args.threads)], hello_port, workdir / "hello.log", processes) as hello_pids:
@@ -548,10 +606,22 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
         result["processes"] = processes
         result["seed_s"] = round(seeded, 1)
         result["ratio"] = round(result["closed"]["per_s"] / result["hello"]["per_s"], 3)
+        if "floor" in result:
+            result["floor_ratio"] = round(result["floor"]["per_s"] / result["hello"]["per_s"], 3)
         return result
     finally:
         with contextlib.suppress(StopIteration):
             next(generator)
+
+
+def floor_lines(result: dict[str, Any]) -> list[str]:
+    if "floor" not in result:
+        return []
+    f = result["floor"]
+    return [f"floor (floor_app.py: only the essential work of an answer, JSON in and out), same clients: "
+            f"{f['per_s']} submissions/s (p50 {f['latency_ms']['p50']:.1f} ms), errors {f['errors']} "
+            f"{f['error_samples'][:1]}; server CPU {f['server_cpu_ms']} ms per submission; "
+            f"ratio to hello {result['floor_ratio']:.3f}"]
 
 
 def report(kind: str, result: dict[str, Any], args: argparse.Namespace) -> list[str]:
@@ -581,6 +651,7 @@ def report(kind: str, result: dict[str, Any], args: argparse.Namespace) -> list[
         f"server CPU {c['server_cpu_ms']} ms per submission; load average {c['loadavg']}",
         f"hello view, same clients: {h['per_s']} requests/s (p50 {h['latency_ms']['p50']:.1f} ms); "
         f"server CPU {h['server_cpu_ms']} ms per request; load average {h['loadavg']}",
+        *floor_lines(result),
         f"ratio submissions/s : hello requests/s = {result['ratio']:.3f} "
         f"(each submission is {requests} request{'s' if requests > 1 else ''}: "
         f"{requests * result['ratio']:.3f} requests : request)   "
@@ -607,13 +678,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="submit as a browser without JavaScript: POST, 303, GET (two requests)")
     parser.add_argument("--sqlite-synchronous", choices=("full", "normal"), default="full",
                         help="the app's cati.sqlite_synchronous (default full, as the app's default)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure floor_app.py (an answer step with only its essential work) in the closed "
+                             "loop, against the same hello")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--workdir", help="where the temporary databases and server logs go (default: /tmp)")
     # subcommand arguments
     parser.add_argument("--url")
     parser.add_argument("--secret")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--mode", choices=("console", "hello"))
+    parser.add_argument("--mode", choices=("console", "hello", "floor"))
     parser.add_argument("--users")
     parser.add_argument("--server-pids")
     args = parser.parse_args(argv)
