@@ -3,8 +3,8 @@
 * Identity: the user id lives in the signed session cookie; :class:`CatiSecurityPolicy` loads the
   user once per request and only while the account is active, so deactivating a user locks them
   out at their next click. The session also holds the user's ``session_version`` from login;
-  deactivation and password changes bump it, so a session issued before is logged out (sessions
-  from before the column existed carry no version and count as version 0).
+  deactivation, password changes and logging out bump it, so a session issued before is logged out
+  (sessions from before the column existed carry no version and count as version 0).
 * Authorization: ACLs. Principals are ``user:<id>``, ``role:<role>`` and, for client users,
   ``client:<client_id>``; the root ACL (:mod:`cati.web.resources`) grants application-wide
   permissions by role, each :class:`~cati.web.resources.StudyContext` grants per-study ones.
@@ -103,6 +103,13 @@ class CatiSecurityPolicy:
         return headers
 
     def forget(self, request: Any, **kw: Any) -> list[tuple[str, str]]:
+        # The session lives in a signed cookie, so clearing it in this browser does not revoke a
+        # copy of it (left in a shared workstation's profile, a proxy log, a stolen cookie): such a
+        # copy stays valid until it times out. Bumping the version ends it. The price: logging out
+        # ends the user's sessions in other browsers too ("log out everywhere").
+        user = self.identity(request)
+        if user is not None:
+            user.session_version += 1
         self._identity.clear(request)
         headers = self._session.forget(request, **kw)
         request.session.invalidate()
