@@ -5,6 +5,7 @@ The ACLs are the single place where roles meet permissions; views only name a pe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated
@@ -18,6 +19,18 @@ from cati.services.studies import get_study
 from .security import Permission
 
 P = Permission
+
+#: A row id in a URL or form: ASCII digits, at most 18 of them. A longer number is no row's id, and
+#: handed to the database it overflows the integer type (OverflowError on SQLite): a 500 where a
+#: 404 or a refused form is due. ``str.isdigit`` is not enough: it accepts "²", which int() refuses.
+ID_PATTERN = "[0-9]{1,18}"
+_ID = re.compile(ID_PATTERN)
+
+
+def parse_id(raw: object) -> int | None:
+    """``raw`` (a URL segment, form or query value) as a row id, or None if it cannot be one."""
+    text = str(raw)
+    return int(text) if _ID.fullmatch(text) else None
 
 
 class RootFactory:

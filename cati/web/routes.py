@@ -13,7 +13,7 @@ from pyramid.static import QueryStringConstantCacheBuster
 
 from cati.db import READ_ONLY_ROUTES_KEY
 
-from .resources import CaseContext, ConsoleRoot, StudyContext
+from .resources import ID_PATTERN, CaseContext, ConsoleRoot, StudyContext
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -58,6 +58,12 @@ def static_token(directory: Path = STATIC_DIR) -> str:
     return digest.hexdigest()[:12]
 
 
+#: Placeholders for row ids: digits only and few enough to fit the database's integer (a longer
+#: number is a 404 here instead of an overflow in the database).
+USER_ID, CASE_ID, CHECK_ID, JOB_ID = (f"{{{name}:{ID_PATTERN}}}"
+                                      for name in ("user_id", "case_id", "check_id", "job_id"))
+
+
 def includeme(config: Any) -> None:
     config.registry[READ_ONLY_ROUTES_KEY] = READ_ONLY_ROUTES
     # Public, read-only: no permission, and the route matches only GET (and HEAD).
@@ -72,8 +78,8 @@ def includeme(config: Any) -> None:
 
     config.add_route("admin.users", "/admin/users")
     config.add_route("admin.user_new", "/admin/users/new")
-    config.add_route("admin.user_active", r"/admin/users/{user_id:\d+}/active")
-    config.add_route("admin.user_password", r"/admin/users/{user_id:\d+}/password")
+    config.add_route("admin.user_active", f"/admin/users/{USER_ID}/active")
+    config.add_route("admin.user_password", f"/admin/users/{USER_ID}/password")
     config.add_route("account.password", "/account/password")
 
     # "/studies/new" must come before "/studies/{slug}"; the slug "new" is therefore reserved.
@@ -91,6 +97,7 @@ def includeme(config: Any) -> None:
 
     # Supervision of a study (study:supervise): dashboard, productivity, cases, back-checks,
     # audit trail, fieldwork control, dispositions report.
+    study_case = "/studies/{slug}/cases/" + CASE_ID
     supervise = (
         ("supervisor.dashboard", "/studies/{slug}/dashboard"),
         ("supervisor.dashboard_json", "/studies/{slug}/dashboard.json"),
@@ -106,16 +113,16 @@ def includeme(config: Any) -> None:
         ("supervisor.skills", "/studies/{slug}/control/skills"),
         ("supervisor.cases", "/studies/{slug}/cases"),
         ("supervisor.due", "/studies/{slug}/due"),
-        ("supervisor.case", "/studies/{slug}/cases/{case_id}"),
-        ("supervisor.case_contact", "/studies/{slug}/cases/{case_id}/contact"),
-        ("supervisor.case_release", "/studies/{slug}/cases/{case_id}/release"),
-        ("supervisor.case_reassign", "/studies/{slug}/cases/{case_id}/reassign"),
-        ("supervisor.case_finalise", "/studies/{slug}/cases/{case_id}/finalise"),
-        ("supervisor.case_appointment", "/studies/{slug}/cases/{case_id}/appointment"),
+        ("supervisor.case", study_case),
+        ("supervisor.case_contact", study_case + "/contact"),
+        ("supervisor.case_release", study_case + "/release"),
+        ("supervisor.case_reassign", study_case + "/reassign"),
+        ("supervisor.case_finalise", study_case + "/finalise"),
+        ("supervisor.case_appointment", study_case + "/appointment"),
         ("supervisor.backchecks", "/studies/{slug}/backchecks"),
         ("supervisor.backcheck_share", "/studies/{slug}/backchecks/share"),
         ("supervisor.backcheck_draw", "/studies/{slug}/backchecks/draw"),
-        ("supervisor.backcheck_result", "/studies/{slug}/backchecks/{check_id}"),
+        ("supervisor.backcheck_result", "/studies/{slug}/backchecks/" + CHECK_ID),
     )
     for name, pattern in supervise:
         config.add_route(name, pattern, factory=StudyContext)
@@ -127,7 +134,7 @@ def includeme(config: Any) -> None:
         ("portal.study", "/portal/{slug}"),
         ("portal.topline", "/portal/{slug}/topline"),
         ("portal.downloads", "/portal/{slug}/downloads"),
-        ("portal.download", "/portal/{slug}/downloads/{job_id:\\d+}"),
+        ("portal.download", "/portal/{slug}/downloads/" + JOB_ID),
         ("portal.contacts", "/portal/{slug}/contacts"),
     )
     for name, pattern in portal:
@@ -137,7 +144,7 @@ def includeme(config: Any) -> None:
     # with the POSTs that change it (each redirects back to the screen's GET).
     config.add_route("console.next", "/console/next", factory=ConsoleRoot)
     config.add_route("console.lookup", "/console/lookup", factory=ConsoleRoot)
-    case = r"/console/cases/{case_id:\d+}"
+    case = "/console/cases/" + CASE_ID
     config.add_route("console.case", case, factory=CaseContext)
     config.add_route("console.claim", case + "/claim", factory=CaseContext)
     config.add_route("console.start", case + "/start", factory=CaseContext)

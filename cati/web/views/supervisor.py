@@ -29,7 +29,7 @@ from cati.services import fieldwork, productivity, reports
 
 from ..i18n import _
 from ..rendering import DISPLAY_TIMEZONE
-from ..resources import StudyContext
+from ..resources import StudyContext, parse_id
 from ..security import Permission
 from .supervisor_charts import bar_chart
 
@@ -254,6 +254,14 @@ def _int_param(request: Any, name: str, default: int, low: int, high: int) -> in
     return min(max(value, low), high)
 
 
+def _id(raw: str) -> int:
+    """A row id from a query parameter; ValueError (then 400) for anything that cannot be one."""
+    value = parse_id(raw)
+    if value is None:
+        raise ValueError(raw)
+    return value
+
+
 def _audit_filter(params: Any) -> tuple[reports.AuditFilter, dict[str, str]]:
     """The audit page's GET parameters -> filter (400 for malformed ones, as only a hand-made URL
     sends them)."""
@@ -263,11 +271,11 @@ def _audit_filter(params: Any) -> tuple[reports.AuditFilter, dict[str, str]]:
         if params.get("before"):
             at, event_id = params["before"].rsplit("|", 1)
             moment = dt.datetime.fromisoformat(at)
-            before = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), int(event_id))
+            before = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), _id(event_id))
         filters = reports.AuditFilter(
             kind=values["kind"] if values["kind"] in reports.AUDIT_KINDS else "",
             action=values["action"][:64],
-            user_id=int(values["user"]) if values["user"] else None,
+            user_id=_id(values["user"]) if values["user"] else None,
             target=values["target"][:200],
             since=dt.date.fromisoformat(values["since"]) if values["since"] else None,
             until=dt.date.fromisoformat(values["until"]) if values["until"] else None,

@@ -14,7 +14,7 @@ from cati.services import backchecks
 from cati.services.backchecks import BackcheckError
 
 from ..i18n import _
-from ..resources import StudyContext
+from ..resources import StudyContext, parse_id
 from ..security import Permission
 from .studies import attempt
 from .supervisor import SupervisorPage
@@ -81,8 +81,8 @@ class BackcheckViews(SupervisorPage):
 
     @view_config(route_name="supervisor.backcheck_result", request_method="POST")
     def result(self) -> Any:
-        raw = self.request.matchdict["check_id"]
-        check = backchecks.get_check(self.request.dbsession, self.study, int(raw)) if raw.isdigit() else None
+        check_id = parse_id(self.request.matchdict["check_id"])
+        check = backchecks.get_check(self.request.dbsession, self.study, check_id) if check_id is not None else None
         if check is None:
             raise HTTPNotFound()
         post = self.request.POST

@@ -19,7 +19,7 @@ from cati.services import audit, case_admin, fieldwork, scheduler
 from cati.services.case_admin import CaseAdminError
 
 from ..i18n import _
-from ..resources import StudyContext
+from ..resources import StudyContext, parse_id
 from ..security import Permission
 from .studies import attempt
 from .supervisor import STATE_LABELS, TZ, SupervisorPage
@@ -70,8 +70,8 @@ class CaseViews(SupervisorPage):
     # ------------------------------------------------------------------ one case
 
     def _case(self) -> Case:
-        raw = self.request.matchdict["case_id"]
-        case = case_admin.get_case(self.request.dbsession, self.study, int(raw)) if raw.isdigit() else None
+        case_id = parse_id(self.request.matchdict["case_id"])
+        case = case_admin.get_case(self.request.dbsession, self.study, case_id) if case_id is not None else None
         if case is None:
             raise HTTPNotFound()
         return case
@@ -136,7 +136,8 @@ class CaseViews(SupervisorPage):
         raw = self.request.POST.get("user_id", "")
         if raw in ("", "anyone"):
             return None
-        user = self.request.dbsession.get(User, int(raw)) if raw.isdigit() else None
+        user_id = parse_id(raw)
+        user = self.request.dbsession.get(User, user_id) if user_id is not None else None
         if user is None:
             return self.refused(case, form, [self.translate(_("Please choose a person."))])
         return user
