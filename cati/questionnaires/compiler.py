@@ -1396,7 +1396,14 @@ class _QuestionBuilder:
                     self.c.error(value.pos, f"{self.what}: {key} {value.text!r} is not a valid date")
                     return None
             else:
-                result[f"{key}_date"] = self.c.expr(value, f"{self.what} {key}")
+                bound = self.c.expr(value, f"{self.what} {key}")
+                kind = self._expr_type(bound) if bound is not None else "unknown"
+                if kind in ("numeric", "boolean"):
+                    # a number or true/false never bounds a date: the limit would silently not apply
+                    noun = "a number" if kind == "numeric" else "true or false"
+                    self.c.error(value.pos, f"{self.what}: {key} {value.text!r} gives {noun}, not a date")
+                    return None
+                result[f"{key}_date"] = bound
         low, high = result["min_date"], result["max_date"]
         if isinstance(low, dt.date) and isinstance(high, dt.date) and low > high:
             self.c.error(self.f.at("min"), f"{self.what}: min {low} is after max {high}")
@@ -1440,13 +1447,17 @@ class _QuestionBuilder:
 
         A date (``today() + 14``, ``iif(c, D1, D2)``) is stored as an ISO text but read back as
         a date, shown as a date and exported as one (questionnaire-format "Values")."""
+        kind = self._expr_type(expr)
+        return kind if kind in ("string", "date") else "numeric"
+
+    def _expr_type(self, expr: expressions.Expr) -> str:
+        """:func:`expressions.infer_type` with the types of the earlier variables it uses."""
         name_types = {}
         for name in expr.names:
             var = self.c.vars.get(name)
             if var is not None:
                 name_types[name] = var.vtype
-        kind = expressions.infer_type(expr, name_types=name_types, dates=True)
-        return kind if kind in ("string", "date") else "numeric"
+        return expressions.infer_type(expr, name_types=name_types, dates=True)
 
 
 # --------------------------------------------------------------------------- helpers

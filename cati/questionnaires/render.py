@@ -286,7 +286,12 @@ def _date_bound(bound: Any, scope: Scope) -> str | None:
         value = value.date()
     if isinstance(value, dt.date):
         return value.isoformat()
-    return value if isinstance(value, str) else None
+    if isinstance(value, str):  # an ISO date text bounds like a date (validate._bound); other texts do not
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            return None
+    return None
 
 
 def question_text(question: model.Question, scope: Scope) -> str:

@@ -317,6 +317,16 @@ CASES = [
         doc("- {id: Q1, type: date, text: A, min: »2025-02-30}\n"),
         "Q1: min '2025-02-30' is not a valid date",
     ),
+    (
+        "date bound that gives a number",
+        doc("- {id: N, type: numeric, text: A, min: 0, max: 9}\n- {id: Q1, type: date, text: A, max: »'N + 1'}\n"),
+        "Q1: max 'N + 1' gives a number, not a date",
+    ),
+    (
+        "date bound that gives true or false",
+        doc("- {id: Q1, type: date, text: A, min: »'today() > today()'}\n"),
+        "Q1: min 'today() > today()' gives true or false, not a date",
+    ),
     # ---- names (checked on generated export names)
     ("name ending in underscore", doc("- {id: »Q1_, type: text, text: A}\n"), "name 'Q1_' must not end with '_'"),
     ("SPSS reserved word", doc("- {id: »all, type: text, text: A}\n"), "name 'all' is an SPSS reserved word"),
@@ -477,3 +487,9 @@ def test_broken_question_does_not_cascade() -> None:
         "- {info: i, text: '{Q1}', show_if: 'Q1 == 1'}\n"
     )
     assert problems(text) == ["10:35: single question: unknown key 'typo' (did you mean 'type'?)"]
+
+
+def test_date_bound_from_a_text_or_a_date_is_accepted() -> None:
+    """Only bounds that can never be a date are refused: an ISO date text bounds like a date."""
+    flow = "- {id: T, type: text, text: A}\n- {id: Q1, type: date, text: A, min: T, max: 'today()'}\n"
+    assert problems(doc(flow)) == []

@@ -240,19 +240,33 @@ def test_partial_interview_exports_no_disposition_or_end(ebike):
     assert (row["S1"], row["disposition"], row["end_ts"], row["duration_s"]) == (40, None, None, None)
 
 
-def test_random_runs_pass_a_hard_check_against_a_computed_date():
+def _engine(flow: str) -> Engine:
+    """A one-language questionnaire of ``flow`` lines."""
     from cati.questionnaires.compiler import load_questionnaire
 
-    text = """\
-format: cati/1
-id: t
-version: 1
-title: T
-languages: [de]
-dispositions: {COMPLETE: 1}
-flow:
+    header = "format: cati/1\nid: t\nversion: 1\ntitle: T\nlanguages: [de]\ndispositions: {COMPLETE: 1}\n"
+    return Engine(load_questionnaire(header + "flow:\n" + flow, "t.yaml"))
+
+
+def test_random_runs_pass_a_hard_check_against_a_computed_date():
+    engine = _engine("""\
 - {id: X_frist, type: computed, expr: "today() + 14"}
 - {id: D, type: date, text: "Datum (bis {X_frist})", checks: [{assert: "D < X_frist", message: zu spät}]}
-"""
-    coverage = run_random(Engine(load_questionnaire(text, "t.yaml")), 30, 1)
+""")
+    coverage = run_random(engine, 30, 1)
     assert coverage.stuck == {} and coverage.dispositions == {"COMPLETE": 30}
+
+
+def test_a_date_bound_text_that_is_no_date_does_not_bound():
+    """A text bound must be an ISO date to apply (as validate does); other texts are no bound,
+    so the screen shows none and random runs draw dates without crashing on it."""
+    engine = _engine('- {id: T, type: text, text: "Frist?"}\n- {id: D, type: date, text: "Datum", min: T}\n')
+    state = engine.start(1, {}, now=NOW)
+    engine.answer(state, "T", "bald", now=NOW)
+    assert engine.screen(state, now=NOW).min_date is None
+    engine.back(state, "T", now=NOW)
+    engine.answer(state, "T", "2025-02-01", now=NOW)
+    assert engine.screen(state, now=NOW).min_date == "2025-02-01"
+    assert not engine.answer(state, "D", "2025-01-31", now=NOW).accepted
+    coverage = run_random(engine, 20, 1, now=NOW)
+    assert coverage.stuck == {} and coverage.dispositions == {"COMPLETE": 20}
