@@ -1,6 +1,12 @@
 """Demo content for ``cati initdb --demo`` (and ``make run``): the example studies under
 ``questionnaires/``, one user per role, and the assignments that let them work together.
 
+The two example studies keep the calling hours of their purpose (``adm``, ``ddv``), so outside
+them - evenings, Sundays, holidays - they deliver no case, as in production. A third study,
+``schulung``, is what a call centre trains new interviewers on: the demand questionnaire with the
+demo's fictitious sample, callable around the clock (``calling_profile custom``, Sundays and
+holidays allowed), so that the console can be tried at any hour.
+
 Loading is idempotent: what exists already is left alone, so ``make run`` can be repeated.
 """
 
@@ -25,12 +31,19 @@ DEMO_PASSWORD = "demo-2026!"  # noqa: S105 - printed by make run, demo data only
 class DemoStudy:
     file: str
     purpose: str
-    client: str
+    client: str | None
+    slug: str | None = None  # default: the questionnaire's id
+    name: str | None = None  # default: the questionnaire's title
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 DEMO_STUDIES = (
     DemoStudy("lieferdienst_nachfrage.yaml", "research", "FrischKiste GmbH"),
     DemoStudy("kundendienst_zufriedenheit.yaml", "customer_satisfaction", "Stadtwerke Nordhafen"),
+    DemoStudy("lieferdienst_nachfrage.yaml", "research", None, slug="schulung",
+              name="Schulung: Übungsinterviews mit fiktiven Nummern (rund um die Uhr)",
+              settings=(("calling_profile", "custom"), ("calling_windows", "mon-sun 00:00-24:00"),
+                        ("allow_sunday_holiday", "yes"), ("priority", "10"))),
 )
 
 DEMO_USERS = (
@@ -59,11 +72,11 @@ def load_demo(session: Session, *, dnc_salt: str = "cati-dnc") -> list[tuple[str
             continue
         source = path.read_text(encoding="utf-8")
         questionnaire = studies.compiled(source, str(path))
-        study = studies.get_study(session, questionnaire.id)
+        study = studies.get_study(session, demo.slug or questionnaire.id)
         if study is None:
             study = studies.create_study(session, source=source, source_name=str(path), purpose=demo.purpose,
-                                         client=demo.client)
-            studies.update_settings(session, study, {"status": "field"})
+                                         client=demo.client, slug=demo.slug, name=demo.name)
+            studies.update_settings(session, study, {**dict(demo.settings), "status": "field"})
         for username in ("supervisor", "anna", "ben", "forscherin"):
             studies.assign_member(session, study, by_name[username])
         sample = SAMPLE_DIR / f"{path.stem}.csv"

@@ -98,13 +98,18 @@ def _due_key(moment: dt.datetime) -> int:
     return delta.days * 86400 + delta.seconds + (1 if delta.microseconds else 0)
 
 
-def open_zones(session: Session, study: Study, rules: CallingRules, now: dt.datetime) -> list[int]:
-    """Zones of the study in which a call may start now (and end within the window)."""
-    zones = session.execute(
+def _study_zones(session: Session, study: Study) -> Sequence[Any]:
+    """(id, tz, region, country) of the calling zones the study's cases are in."""
+    return session.execute(
         select(CallingZone.id, CallingZone.tz, CallingZone.region, CallingZone.country)
         .join(StudyZone, StudyZone.zone_id == CallingZone.id)
         .where(StudyZone.study_id == study.id)
     ).all()
+
+
+def open_zones(session: Session, study: Study, rules: CallingRules, now: dt.datetime) -> list[int]:
+    """Zones of the study in which a call may start now (and end within the window)."""
+    zones = _study_zones(session, study)
     return [z.id for z in zones if not calling_rules.window_reasons(rules, z.tz, z.region or None, z.country, now)]
 
 
@@ -369,6 +374,23 @@ def next_case(session: Session, user: User, *, now: dt.datetime | None = None,
         return None
     case_id, tier = claimed
     return Delivery(session.get(Case, case_id, populate_existing=True), TIER_REASON[tier])
+
+
+def next_opening(session: Session, studies: Sequence[Study], now: dt.datetime) -> dt.datetime | None:
+    """When an interviewer who got no case may expect one again *because of calling hours*: the
+    first moment after ``now`` at which a call may start in a calling zone of one of ``studies``
+    in field. ``now`` itself when a zone is open (then retry waits, appointments or an empty
+    sample are the reason, not the hours); None when nothing opens within the search horizon."""
+    earliest: dt.datetime | None = None
+    for study in studies:
+        if study.status != "field":
+            continue
+        rules = rules_for(study)
+        for zone in _study_zones(session, study):
+            start = calling_rules.next_window_start(rules, zone.tz, zone.region or None, zone.country, now)
+            if start is not None and (earliest is None or start < earliest):
+                earliest = start
+    return earliest
 
 
 def heartbeat(session: Session, case: Case, user: User, now: dt.datetime | None = None) -> bool:

@@ -138,11 +138,27 @@ class TestStartPage:
         assert start.html.find(attrs={"data-stat": "calls"}).text == "1"
         assert start.html.find(attrs={"data-stat": "completes"}).text == "0"
 
-    def test_no_case_callable_says_so(self, console_world, ines, clock):
-        clock.advance(hours=12)  # 22:00 in Berlin: outside the calling hours
+    def test_outside_calling_hours_it_says_when_calls_may_start_again(self, console_world, ines, clock):
+        clock.advance(hours=12)  # Tuesday 22:00 in Berlin: outside the calling hours (adm: 09-21)
         response = ines.post("/console/next", {"csrf_token": csrf_token(ines)})
         assert response.location == "http://cati.test/"
-        assert "Gerade kann kein Fall angerufen werden" in response.follow().text
+        notice = response.follow().html.select_one(".notice-error").text
+        assert "Außerhalb der Anrufzeiten" in notice and "Mi. 25.11.26, 09:00" in notice
+
+    def test_in_calling_hours_without_a_due_case_it_says_why(self, console_world, ines, clock):
+        for _ in range(3):  # every case called once: each waits for its retry now
+            outcome(next_case(ines), "no_answer")
+        response = ines.post("/console/next", {"csrf_token": csrf_token(ines)})
+        assert response.location == "http://cati.test/"
+        text = response.follow().text
+        assert "Gerade kann kein Fall angerufen werden" in text and "Außerhalb der Anrufzeiten" not in text
+
+    def test_without_a_study_in_field_it_says_so(self, console_world, ines, dbsession):
+        for study in (console_world.study, console_world.world.own):  # ines's two studies
+            study.status = "paused"
+        dbsession.flush()
+        response = ines.post("/console/next", {"csrf_token": csrf_token(ines)})
+        assert "Keine Ihrer Studien ist im Feld." in response.follow().text
 
     def test_other_roles_have_no_console(self, console_world, as_role):
         supervisor = as_role("supervisor")

@@ -41,7 +41,7 @@ from cati.sampling.dispositions import Outcome
 from cati.services import console, interviews
 from cati.services.console import ConsoleError
 from cati.services.interviews import InterviewError, StaleInterview
-from cati.services.scheduler import OutcomeError, heartbeat, interviewer_studies, next_case, rules_for
+from cati.services.scheduler import OutcomeError, heartbeat, interviewer_studies, next_case, next_opening, rules_for
 
 from ..i18n import _
 from ..rendering import DISPLAY_TIMEZONE
@@ -169,10 +169,25 @@ def deliver_next(request: Any, study_id: str | None = None) -> HTTPSeeOther:
     # this the request's transaction would end in a rollback and the claim would be lost.
     mark_changed(session)
     if delivery is None:
-        flash(request, _("No case can be called right now (calling hours, appointments, retry times). "
-                         "Please try again in a few minutes."), "error")
+        flash(request, no_case_message(request, studies), "error")
         return HTTPSeeOther(request.route_url("home"))
     return HTTPSeeOther(case_url(request, delivery.case.id))
+
+
+def no_case_message(request: Any, studies: list[Any] | None) -> str:
+    """Why "Next case" found nothing, and when calling hours let calls start again if they are the
+    reason (the interviewer should not try every few minutes all night)."""
+    session, now = request.dbsession, now_utc()
+    studies = studies if studies is not None else interviewer_studies(session, request.identity)
+    if not any(study.status == "field" for study in studies):
+        return _("None of your studies is in field.")
+    opening = next_opening(session, studies, now)
+    if opening is not None and opening > now:
+        return _("Outside calling hours: no respondent of your studies may be called now. "
+                 "Calls may start again on ${when} (German time).",
+                 mapping={"when": formatters(request)["fmt_local"](opening)})
+    return _("No case can be called right now (appointments, retry times, or the sample is used up). "
+             "Please try again in a few minutes.")
 
 
 def start_page(request: Any) -> dict[str, Any]:
