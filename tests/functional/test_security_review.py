@@ -4,7 +4,15 @@ guards a property that already held but had no test (said so in its docstring)."
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
+import webtest
+from sqlalchemy import func, select
+
+from cati.models import AuditEvent, ExportJob
+from cati.services import export_jobs
 
 from .conftest import csrf_token, login
 
@@ -73,3 +81,80 @@ class TestIdsThatCannotBeIds:
     @pytest.mark.parametrize("query", [f"user={HUGE}", "user=%C2%B2", f"before=2026-01-01T00:00:00|{HUGE}"])
     def test_audit_filters_are_bad_requests(self, world, as_role, query):
         as_role("supervisor").get(f"/studies/{world.own.slug}/audit?{query}", status=400)
+
+
+
+class TestCookies:
+    def test_cookies_are_secure_when_configured(self, settings, engine, testapp, world):
+        """Guard (held, untested): with ``cati.secure_cookies = true`` the session and language
+        cookies carry ``Secure`` besides ``HttpOnly`` and ``SameSite=Lax`` (test_auth.py only
+        checks the default, where they must not)."""
+        from cati import main
+
+        app = webtest.TestApp(main({}, **settings, **{"cati.secure_cookies": "true", "cati.engine": engine}),
+                              extra_environ={**testapp.extra_environ, "wsgi.url_scheme": "https",
+                                             "HTTP_ORIGIN": "https://cati.test"})
+        cookies = {}
+        for response in (login(app, "rita"), app.post("/locale", {"locale": "en", "next": "/",
+                                                                   "csrf_token": csrf_token(app)})):
+            for name, value in response.headerlist:
+                if name == "Set-Cookie":
+                    cookies[value.split("=", 1)[0]] = {part.strip().lower() for part in value.split(";")[1:]}
+        for name in ("cati_session", "_LOCALE_"):
+            assert {"secure", "httponly", "samesite=lax"} <= cookies[name], name
+
+
+class TestClientExport:
+    def test_data_file_has_answers_but_no_contact_data(self, dbsession, world, as_role, app, tmp_path,
+                                                        monkeypatch):
+        """Guard (held, untested end to end): a client's data download, with every group selected,
+        holds a random respondent id and answers, never the case reference, name, numbers or a pii
+        sample field or question (kd_name, kd_tel, F3) - those are only in the contact export."""
+        from cati.services import testdata
+        from cati.services.studies import create_study
+
+        from .test_portal import EXAMPLES, request_file
+
+        monkeypatch.setitem(app.registry.settings, "cati.export_dir", str(tmp_path))
+        study = create_study(dbsession, source=(EXAMPLES / "haustech_nachkauf.yaml").read_text(encoding="utf-8"),
+                             source_name="haustech.yaml", purpose="customer_satisfaction", client="Acme Mobility")
+        testdata.generate(dbsession, study, 5, seed=7)
+        dbsession.flush()
+        file = request_file(as_role("client"), study.slug, "csv",
+                            include=("complete", "partial", "screened", "test")).follow()
+        with zipfile.ZipFile(io.BytesIO(file.body)) as archive:
+            lines = archive.read(f"{study.slug}.csv").decode("utf-8-sig").splitlines()
+            codebook = archive.read(f"{study.slug}_codebook.csv").decode("utf-8-sig")
+        header = set(lines[0].split(","))
+        assert len(lines) > 1 and {"resp_id", "N1"} <= header
+        personal = {"case_ref", "contact_name", "contact_phone", "kd_name", "kd_tel", "F3"}
+        assert not header & personal
+        assert not any(f"{name}," in codebook for name in personal)
+
+
+class TestHeadRequests:
+    def test_head_of_a_download_records_no_download(self, dbsession, world, as_role, app, tmp_path, monkeypatch):
+        """Flaw fixed: a HEAD request for a finished export (a link checker, a browser's
+        prefetch, a script asking whether the file is there) was audited as ``export.download``
+        although no data left the server: the audit trail said a client had the data."""
+        folder = tmp_path / "exports"
+        monkeypatch.setitem(app.registry.settings, "cati.export_dir", str(folder))
+        job = ExportJob(study_id=world.own.id, format="csv", options={}, fingerprint="x", status="done",
+                        download="acme.csv")
+        dbsession.add(job)
+        dbsession.flush()
+        path = export_jobs.folder_of(job, folder) / "acme.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text("resp_id\n")
+        client = as_role("client")
+        url = f"/portal/{world.own.slug}/downloads/{job.id}"
+
+        def downloads():
+            return dbsession.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "export.download"))
+
+        head = client.head(url, status=200)
+        assert head.headers["Content-Disposition"] == 'attachment; filename="acme.csv"'
+        assert downloads() == 0
+        assert client.get(url, status=200).body == b"resp_id\n"
+        assert downloads() == 1

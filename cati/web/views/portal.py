@@ -256,7 +256,8 @@ class PortalViews:
             request.session.flash(self.translate(_("This file is not available (any more); please request it again.")),
                                   "error")
             return HTTPSeeOther(request.route_url("portal.downloads", slug=self.study.slug))
-        export_jobs.record_download(request.dbsession, job, request.identity.id)
+        if request.method != "HEAD":  # asks whether the file is there: no data leaves, nothing to audit
+            export_jobs.record_download(request.dbsession, job, request.identity.id)
         response = FileResponse(str(path), request=request, content_type=export_jobs.content_type(job))
         response.content_disposition = f'attachment; filename="{job.download}"'
         return response
