@@ -35,7 +35,31 @@ class CommandEnv:
     engine: Any
 
 
+def _ini_problem(config_path: str, exc: Exception) -> str:
+    """One line naming the file, the line where known, and what is wrong with it."""
+    import configparser
+
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{config_path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); save the file as UTF-8"
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return f"{config_path}:{exc.lineno}: a line before the first section header (start the file with [app:main])"
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return f"{config_path}:{exc.lineno}: [{exc.section}] {exc.option}: given twice"
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return f"{config_path}:{exc.lineno}: section [{exc.section}] given twice"
+    if isinstance(exc, configparser.ParsingError):
+        lineno, line = exc.errors[0]
+        return f"{config_path}:{lineno}: not a 'key = value' line: {line}"
+    if isinstance(exc, configparser.InterpolationError):
+        return f"{config_path}: [{exc.section}] {exc.option}: bad %(...)s substitution"
+    return f"{config_path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+
+
 def load_settings(config_path: str) -> dict[str, Any]:
+    import configparser
+
+    if os.path.isdir(config_path):
+        raise CommandError(f"settings file {config_path!r} is a directory (use -c INI or set CATI_CONFIG)")
     if not os.path.exists(config_path):
         raise CommandError(f"settings file {config_path!r} not found (use -c INI or set CATI_CONFIG)")
     import plaster
@@ -43,12 +67,60 @@ def load_settings(config_path: str) -> dict[str, Any]:
 
     from cati.settings import parse_settings
 
-    with contextlib.suppress(KeyError, ValueError, OSError):  # an INI without logging sections is fine
+    try:
+        open(config_path, "rb").close()  # configparser would skip a file it cannot open, silently
+        loader = plaster.get_loader(config_path, protocols=["wsgi"])
+        if "app:main" not in loader.get_sections():
+            raise CommandError(f"{config_path}: no [app:main] section (is this a PasteDeploy settings file?)")
+        raw = loader.get_settings("app:main")
+    except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+        raise CommandError(_ini_problem(config_path, exc)) from None
+    # An INI without logging sections is fine.
+    with contextlib.suppress(KeyError, ValueError, OSError, RuntimeError, configparser.Error):
         logging.config.fileConfig(config_path, disable_existing_loggers=False)
     try:
-        return parse_settings(plaster.get_loader(config_path, protocols=["wsgi"]).get_settings("app:main"))
+        return parse_settings(raw)
     except ConfigurationError as exc:
         raise CommandError(f"{config_path}: {exc}") from None
+
+
+def open_engine(config_path: str, settings: dict[str, Any]) -> Any:
+    """The engine for ``sqlalchemy.url``; a URL SQLAlchemy cannot use is bad input, named as such."""
+    from sqlalchemy.exc import ArgumentError
+
+    from cati.db import get_engine
+
+    try:
+        return get_engine(settings)
+    except (ArgumentError, ImportError) as exc:
+        raise CommandError(f"{config_path}: sqlalchemy.url: {exc}") from None
+
+
+def has_schema(config_path: str, engine: Any) -> bool:
+    """Whether the database has been set up by ``cati initdb``; a database that cannot be reached
+    is bad input (named as such), not a traceback."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with engine.connect() as connection:
+            return bool(inspect(connection).has_table("alembic_version"))
+    except DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split())
+        raise CommandError(f"{config_path}: sqlalchemy.url: cannot connect to the database: {reason}") from None
+
+
+def _check_database(config_path: str, engine: Any) -> None:
+    """Refuse a database without schema; a missing SQLite file is not created (only ``cati
+    initdb`` creates databases)."""
+    url = engine.url
+    initdb = f"create it with `cati -c {config_path} initdb`"
+    path = url.database
+    file_based = url.get_backend_name() == "sqlite" and path and path != ":memory:" and "uri" not in url.query
+    if file_based and not os.path.exists(path):
+        raise CommandError(f"{config_path}: sqlalchemy.url: database file {path} not found ({initdb})")
+    if not has_schema(config_path, engine):
+        raise CommandError(f"{config_path}: the database has no schema ({initdb})")
 
 
 @contextlib.contextmanager
@@ -57,12 +129,13 @@ def command_env(config_path: str) -> Iterator[CommandEnv]:
     if it raises — a failed command changes nothing."""
     import transaction
 
-    from cati.db import get_engine, get_session_factory, get_tm_session
+    from cati.db import get_session_factory, get_tm_session
 
     settings = load_settings(config_path)
-    engine = get_engine(settings)
+    engine = open_engine(config_path, settings)
     tm = transaction.TransactionManager(explicit=True)
     try:
+        _check_database(config_path, engine)
         tm.begin()
         session = get_tm_session(get_session_factory(engine), tm)
         try:

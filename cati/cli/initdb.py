@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .env import command_env, load_settings, run
+from .env import CommandError, command_env, has_schema, load_settings, open_engine, run
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -14,7 +14,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def _initdb(args: argparse.Namespace) -> int:
-    from cati.db import get_engine
     from cati.migrate import upgrade
 
     settings = load_settings(args.config)
@@ -22,9 +21,15 @@ def _initdb(args: argparse.Namespace) -> int:
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = get_engine(settings)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"{args.config}: sqlalchemy.url: cannot create the folder {folder}: "
+                               f"{exc.strerror or exc}") from None
+    engine = open_engine(args.config, settings)
     try:
+        has_schema(args.config, engine)  # names a database that cannot be reached
         upgrade(engine)
     finally:
         engine.dispose()
