@@ -158,3 +158,20 @@ class TestHeadRequests:
         assert downloads() == 0
         assert client.get(url, status=200).body == b"resp_id\n"
         assert downloads() == 1
+
+
+
+class TestLoginThrottle:
+    def test_a_forged_forwarded_for_header_does_not_dodge_the_address_throttle(self, world, browser):
+        """Flaw fixed: the throttle per address read WebOb's ``client_addr``, which believes any
+        client's ``X-Forwarded-For``; a new made-up address per request tried passwords across
+        many usernames (password spraying) without limit. The address is the connection's
+        (``REMOTE_ADDR``; behind a proxy, the WSGI server's trusted-proxy setting fills it)."""
+        app = browser()
+        for n in range(25):  # 5 x cati.login_max_failures failures from one machine
+            app.extra_environ["HTTP_X_FORWARDED_FOR"] = f"198.51.100.{n}"
+            assert login(app, f"nobody{n}", "guess").status_int == 422
+        app.extra_environ["HTTP_X_FORWARDED_FOR"] = "198.51.100.200"
+        response = login(app, "rita")  # right password, untouched username: the address is locked
+        assert response.status_int == 429
+        assert int(response.headers["Retry-After"]) > 0

@@ -66,7 +66,10 @@ def checked_login(request: Any, username: str, password: str) -> LoginResult:
             reader,
             username,
             password,
-            remote_addr=request.client_addr or "",
+            # The connection's address, not WebOb's client_addr: that believes any client's
+            # X-Forwarded-For, and a made-up address per attempt would dodge the throttle. Behind a
+            # reverse proxy, the WSGI server's trusted-proxy setting puts the real one here.
+            remote_addr=request.remote_addr or "",
             max_failures=int(settings.get("cati.login_max_failures", 5)),
             lockout_seconds=int(settings.get("cati.login_lockout_seconds", 300)),
         )
