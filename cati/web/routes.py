@@ -94,6 +94,7 @@ def includeme(config: Any) -> None:
     config.add_route("study.quotas", "/studies/{slug}/quotas", factory=StudyContext)
     config.add_route("study.quota_target", "/studies/{slug}/quotas/target", factory=StudyContext)
     config.add_route("study.quota_mode", "/studies/{slug}/quotas/mode", factory=StudyContext)
+    config.add_route("study.sample", "/studies/{slug}/sample", factory=StudyContext)
 
     # Supervision of a study (study:supervise): dashboard, productivity, cases, back-checks,
     # audit trail, fieldwork control, dispositions report.
