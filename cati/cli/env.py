@@ -6,6 +6,7 @@ starting faster matters for scripts that call ``cati`` in a loop.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging.config
 import os
@@ -149,6 +150,17 @@ def command_env(config_path: str) -> Iterator[CommandEnv]:
             tm.commit()
     finally:
         engine.dispose()
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (anything else is wrong usage, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def fail(message: str, status: int = 1) -> int:

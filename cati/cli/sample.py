@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
 
-from .env import CommandError, command_env, run
+from .env import CommandError, command_env, positive_int, run
 from .progress import Progress
 
 
@@ -18,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     imp.add_argument("slug")
     imp.add_argument("file", type=Path)
     imp.add_argument("--map", type=Path, metavar="MAP.yaml", help="YAML mapping: file column -> our column")
-    imp.add_argument("--default-region", default="DE", metavar="CC", help="region for numbers without +country")
+    imp.add_argument("--default-region", type=_region, default="DE", metavar="CC",
+                     help="region for numbers without +country (default DE)")
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
     imp.set_defaults(func=lambda args: run(_import, args))
 
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                              parents=parents)
     due.add_argument("slug")
     due.add_argument("--at", type=_moment, metavar="ISO-DATETIME", help="default: now; without offset: UTC")
-    due.add_argument("--limit", type=int, default=100)
+    due.add_argument("--limit", type=positive_int, default=100, metavar="N", help="at most N cases (default 100)")
     due.add_argument("--format", choices=["text", "json"], default="text")
     due.set_defaults(func=lambda args: run(_due, args))
 
@@ -53,17 +55,44 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     dnc_imp = dnc_actions.add_parser("import", help="add numbers (CSV with a phone column, or one per line)",
                                      parents=parents)
     dnc_imp.add_argument("file", type=Path)
-    dnc_imp.add_argument("--default-region", default="DE", metavar="CC")
+    dnc_imp.add_argument("--default-region", type=_region, default="DE", metavar="CC",
+                         help="region for numbers without +country (default DE)")
     dnc_imp.set_defaults(func=lambda args: run(_dnc_import, args))
 
 
+#: The moments ``--at`` accepts: the scheduler looks a year ahead and converts to local times.
+AT_YEARS = (1900, 9998)
+
+
 def _moment(text: str) -> dt.datetime:
-    """ISO 8601 date-time; a value without offset is taken as UTC (documented in docs/cli.md)."""
+    """ISO 8601 date-time; a value without offset is taken as UTC (documented in docs/cli.md).
+    A date alone is refused: midnight UTC is rarely what was meant."""
+    example = "e.g. 2026-11-24T10:00:00+01:00"
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r} (e.g. 2026-11-24T10:00:00+01:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r} ({example})") from None
+    with contextlib.suppress(ValueError):
+        dt.date.fromisoformat(text)
+        raise argparse.ArgumentTypeError(f"{text!r} is a date without a time of day ({example})")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        year = moment.astimezone(dt.UTC).year
+    except OverflowError:
+        year = 0
+    if not AT_YEARS[0] <= year <= AT_YEARS[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: out of range (years {AT_YEARS[0]} to {AT_YEARS[1]})")
+    return moment
+
+
+def _region(text: str) -> str:
+    """A region code of the phone number library (``DE``, ``AT``, ``CH`` ...), any case."""
+    import phonenumbers
+
+    region = text.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise argparse.ArgumentTypeError(f"unknown region {text!r} (a country code such as DE, AT or CH)")
+    return region
 
 
 def _field_study(env, slug: str):  # type: ignore[no-untyped-def]
@@ -82,7 +111,7 @@ def _due(args: argparse.Namespace) -> int:
     at = args.at or utcnow()
     with command_env(args.config) as env:
         study = _field_study(env, args.slug)
-        due = due_cases(env.session, study, at, limit=max(args.limit, 0))
+        due = due_cases(env.session, study, at, limit=args.limit)
         env.tm.doom()  # read-only
     if args.format == "json":
         print(json.dumps([{"case": d.ref, "priority": d.priority, "local_time": d.local_time.isoformat(),
@@ -200,7 +229,7 @@ def _import(args: argparse.Namespace) -> int:
             raise CommandError(f"study {args.slug!r} not found")
         try:
             report = import_sample(env.session, study, args.file, filename=str(args.file), mapping=mapping,
-                                   default_region=args.default_region.upper(), skip_invalid=args.skip_invalid,
+                                   default_region=args.default_region, skip_invalid=args.skip_invalid,
                                    dnc_salt=env.settings["cati.dnc_salt"], progress=progress)
         finally:
             progress.close()
@@ -242,7 +271,7 @@ def _dnc_numbers(path: Path, region: str) -> tuple[list[str], list[str]]:
 def _dnc_import(args: argparse.Namespace) -> int:
     from cati.services.dnc import add_numbers
 
-    numbers, problems = _dnc_numbers(args.file, args.default_region.upper())
+    numbers, problems = _dnc_numbers(args.file, args.default_region)
     if problems:
         for line in problems:
             print(line)

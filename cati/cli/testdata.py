@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .env import CommandError, command_env, run
+from .env import CommandError, command_env, positive_int, run
 from .progress import Progress
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _seed(text: str) -> int:
@@ -31,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         description="Run N random interviews through the study's current questionnaire and store them as test "
                     "interviews (no case, no quotas). Exports leave them out unless --include ...,test.")
     parser.add_argument("slug")
-    parser.add_argument("--count", required=True, type=_positive, metavar="N")
+    parser.add_argument("--count", required=True, type=positive_int, metavar="N")
     parser.add_argument("--seed", type=_seed, metavar="S", help="makes the answers reproducible (default: random)")
     parser.set_defaults(func=lambda args: run(_testdata, args))
 
