@@ -4,7 +4,9 @@ guards a property that already held but had no test (said so in its docstring)."
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import random
 import zipfile
 
 import pytest
@@ -12,9 +14,9 @@ import webtest
 from sqlalchemy import func, select
 
 from cati.models import AuditEvent, ExportJob
-from cati.services import export_jobs
+from cati.services import backchecks, export_jobs
 
-from .conftest import csrf_token, login
+from .conftest import add_user, csrf_token, login
 
 
 class TestLogout:
@@ -175,3 +177,44 @@ class TestLoginThrottle:
         response = login(app, "rita")  # right password, untouched username: the address is locked
         assert response.status_int == 429
         assert int(response.headers["Retry-After"]) > 0
+
+
+
+class TestIdsOfAnotherStudy:
+    """Guards (held, untested): ids of another study's rows, put into the URL or a form of a study
+    the supervisor runs, reach nothing of the other study."""
+
+    def test_back_check_of_another_study(self, world, as_role, dbsession):
+        from tests.fieldwork_seed import add_interview, make_study
+
+        other = make_study(dbsession, slug="fremd")
+        add_interview(dbsession, other, None, world.users["interviewer"], started_at=dt.datetime.now(dt.UTC))
+        [check] = backchecks.draw(dbsession, other, rng=random.Random(1))
+        app = as_role("supervisor")
+        app.post(f"/studies/{world.own.slug}/backchecks/{check.id}",
+                 {"result": "failed", "invalidate": "yes", "csrf_token": csrf_token(app)}, status=404)
+        dbsession.refresh(check)
+        assert (check.status, check.invalidated) == ("pending", False)
+
+    def test_case_handed_to_an_interviewer_of_another_study(self, world, as_role, dbsession):
+        from tests.fieldwork_seed import add_case, zone
+
+        stranger = add_user(dbsession, "otto", "interviewer", display_name="Otto Outsider")
+        case = add_case(dbsession, world.own, "S-1", zone_id=zone(dbsession, world.own, "BE"))
+        app = as_role("supervisor")
+        page = app.post(f"/studies/{world.own.slug}/cases/{case.id}/reassign",
+                        {"user_id": str(stranger.id), "csrf_token": csrf_token(app)}, status=422)
+        assert "Otto Outsider is not assigned to this study" in page.text
+        dbsession.refresh(case)
+        assert case.reserved_for is None
+
+
+class TestOpenRedirect:
+    @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example",
+                                        "/\t/evil.example", "javascript:alert(1)"])
+    def test_language_switch_stays_on_the_site(self, world, browser, target):
+        """Guard (held, untested): the language switch's ``next`` goes through the same check as
+        the login's (test_auth.py tests only the login)."""
+        app = browser()
+        response = app.post("/locale", {"locale": "en", "next": target, "csrf_token": csrf_token(app)}, status=303)
+        assert response.location == "http://cati.test/"
