@@ -242,29 +242,44 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _dnc_numbers(path: Path, region: str) -> tuple[list[str], list[str]]:
-    """A CSV with a ``phone`` column, or a text file with one number per line."""
+    """A CSV with a ``phone`` column (problems name the row, numbered as a spreadsheet shows it,
+    and the column), or a text file with one number per line. Encodings as in a sample file:
+    UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
     import csv
+    import io
 
     from cati.sampling.phones import check_phone
+    from cati.sampling.reader import _detect_encoding
 
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{path}: cannot read: {exc}") from None
-    delimiter = ";" if lines and ";" in lines[0] else ","
-    rows = list(csv.reader(lines, delimiter=delimiter))
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    column, first = (header.index("phone"), 2) if "phone" in header else (None, 1)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    encoding, problem = _detect_encoding(io.BytesIO(data))
+    if problem:
+        raise CommandError(f"{path}: {problem}")
+    text = data.decode(encoding or "utf-8").lstrip("\ufeff")
+    first = text.split("\n", 1)[0]
+    delimiter = next((d for d in (";", "\t", ",") if d in first), ",")
+    header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter), [])]
+    if "phone" in header:
+        column = header.index("phone")
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        entries = [((row[column] if column < len(row) else ""), f"row {number}, column phone")
+                   for number, row in enumerate(rows, start=1) if number > 1]
+    else:
+        entries = [(line, f"line {number}") for number, line in enumerate(text.splitlines(), start=1)]
     numbers, problems = [], []
-    for line_no, row in enumerate(rows[first - 1:], start=first):
-        value = (row[column] if column is not None and column < len(row) else delimiter.join(row)).strip()
+    for value, where in ((v.strip(), w) for v, w in entries):
         if not value:
-            continue
+            continue  # a row without a number adds nothing
         phone, reason = check_phone(value, region)
         if phone is None:
-            problems.append(f"{path}: line {line_no}: {reason}: {value!r}")
+            problems.append(f"{path}: {where}: {reason}: {value!r}")
         else:
             numbers.append(phone.e164)
+    if not numbers and not problems:
+        raise CommandError(f"{path}: no numbers in the file; nothing added")
     return numbers, problems
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -78,5 +79,43 @@ def test_dnc_import_blocks_cases(ini, ebike, engine, tmp_path, capsys):
     bad = tmp_path / "dnc.csv"
     bad.write_text("name,phone\nA,030 9999999\nB,kein Anschluss\n")
     assert main(["dnc", "import", str(bad), "-c", ini]) == 1
-    assert "line 3" in capsys.readouterr().out
+    assert "row 3, column phone" in capsys.readouterr().out
     assert _count(engine, DoNotCall) == 2
+
+
+def test_dnc_import_reads_spreadsheet_encodings(ini, engine, tmp_path, capsys):
+    utf16 = tmp_path / "dnc16.csv"
+    utf16.write_bytes("Name;Phone\nJürgen;030 1234567\n".encode("utf-16"))  # with BOM, as Excel saves it
+    windows = tmp_path / "dnc1252.txt"
+    windows.write_bytes("0171 2345678\n".encode("cp1252"))
+    windows_csv = tmp_path / "dnc1252.csv"
+    windows_csv.write_bytes("name,phone\nJürgen,089 7654321\n".encode("cp1252"))
+    for path in (utf16, windows, windows_csv):
+        assert main(["dnc", "import", str(path), "-c", ini]) == 0
+        assert f"{path}: 1 numbers added" in capsys.readouterr().out
+    assert _count(engine, DoNotCall) == 3
+
+
+def test_dnc_import_names_row_and_column_of_a_csv(ini, engine, tmp_path, capsys):
+    bad = tmp_path / "dnc.csv"
+    bad.write_text('name,phone\n"Erika\nMustermann",030 1234567\n\nMax,kein Anschluss\nEva,\n')
+    assert main(["dnc", "import", str(bad), "-c", ini]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == f"{bad}: row 4, column phone: not a number: 'kein Anschluss'\n"
+    assert captured.err == f"cati: {bad}: 1 invalid numbers; nothing added\n"
+    assert _count(engine, DoNotCall) == 0
+
+
+def test_dnc_import_text_lines_are_lines(ini, engine, tmp_path, capsys):
+    numbers = tmp_path / "dnc.txt"
+    numbers.write_text('"030 1234567\nkein Anschluss\n')  # a stray quote does not join lines
+    assert main(["dnc", "import", str(numbers), "-c", ini]) == 1
+    assert capsys.readouterr().out == f"{numbers}: line 2: not a number: 'kein Anschluss'\n"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"phone\n", "\ufeffphone\n".encode()])
+def test_dnc_import_without_numbers_is_bad_input(ini, engine, tmp_path, capsys, content):
+    empty = tmp_path / "dnc.csv"
+    empty.write_bytes(content)
+    assert main(["dnc", "import", str(empty), "-c", ini]) == 1
+    assert capsys.readouterr().err == f"cati: {empty}: no numbers in the file; nothing added\n"
