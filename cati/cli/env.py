@@ -152,6 +152,23 @@ def command_env(config_path: str) -> Iterator[CommandEnv]:
         engine.dispose()
 
 
+def read_yaml_mapping(path: Any) -> Any:
+    """A small YAML mapping (``--settings``, ``--map``) read by the questionnaire's YAML rules
+    (duplicate keys are errors; ``no`` and ``01067`` stay text); None for an empty file. A
+    problem is bad input, named ``FILE:LINE:COL: message``."""
+    from cati.questionnaires.compiler import read_source
+    from cati.questionnaires.errors import QuestionnaireError
+    from cati.questionnaires.yamlload import load_data
+
+    text, problem = read_source(path)
+    if problem:
+        raise CommandError(str(problem))
+    try:
+        return load_data(text, str(path), mapping=True)
+    except QuestionnaireError as exc:
+        raise CommandError("\n".join(str(p) for p in exc.problems)) from None
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (anything else is wrong usage, exit 2)."""
     try:

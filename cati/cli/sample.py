@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from .env import CommandError, command_env, positive_int, run
+from .env import CommandError, command_env, positive_int, read_yaml_mapping, run
 from .progress import Progress
 
 
@@ -204,13 +204,8 @@ def _erase(args: argparse.Namespace) -> int:
 def _read_map(path: Path | None) -> dict[str, str] | None:
     if path is None:
         return None
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CommandError(f"{path}: cannot read: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+    data = read_yaml_mapping(path)
+    if not data or not all(isinstance(v, str) for v in data.values()):
         raise CommandError(f"{path}: expected a mapping of file column names to our column names")
     return data
 

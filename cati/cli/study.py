@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .env import CommandError, command_env, run
+from .env import CommandError, command_env, read_yaml_mapping, run
 
 # Kept here (not imported from cati.models) so `cati --help` and `cati check` start without SQLAlchemy.
 PURPOSES = ("research", "customer_satisfaction", "telemarketing")
@@ -36,23 +36,19 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{path}: cannot read: {exc}") from None
+    from cati.questionnaires.compiler import read_source
+
+    text, problem = read_source(path)
+    if problem:
+        raise CommandError(str(problem))
+    return text
 
 
 def _settings_file(path: Path) -> dict[str, str]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(_read_text(path))
-    except yaml.YAMLError as exc:
-        raise CommandError(f"{path}: {exc}") from None
-    if not isinstance(data, dict):
+    data = read_yaml_mapping(path)
+    if not data:
         raise CommandError(f"{path}: expected a mapping of setting names to values")
-    return {str(k): "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in data.items()}
+    return {str(k): "null" if v is None else str(v) for k, v in data.items()}
 
 
 def _parse_pairs(pairs: list[str]) -> dict[str, str]:
@@ -74,10 +70,13 @@ def _create(args: argparse.Namespace) -> int:
         try:
             study = create_study(env.session, source=source, source_name=str(args.questionnaire), slug=args.name,
                                  name=args.title, purpose=args.purpose, client=args.client)
+        except StudyError as exc:
+            raise CommandError("\n".join(exc.problems)) from None
+        try:
             if settings:
                 update_settings(env.session, study, settings)
         except StudyError as exc:
-            raise CommandError("\n".join(exc.problems)) from None
+            raise CommandError("\n".join(f"{args.settings}: {problem}" for problem in exc.problems)) from None
         print(study.slug)
     return 0
 

@@ -118,6 +118,43 @@ def test_study_create_with_bad_questionnaire_names_the_place(ini, engine, tmp_pa
     assert _rows(engine, Study) == []
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"max_attempts: 5\nmax_attempts: 6\n",
+         "settings.yaml:2:1: duplicate key 'max_attempts' (first given at line 1)"),
+        (b"status: [\n", "settings.yaml:2:1: YAML syntax:"),
+        (b"- max_attempts\n", "settings.yaml:1:1: expected a mapping of names to values, found a list"),
+        (b"status: running\n", "settings.yaml: status: must be one of draft, field, paused, closed"),
+        (b"legal_basis: n\xf6ne\n", "settings.yaml:1:15: not UTF-8 text (byte 0xf6)"),
+    ],
+)
+def test_study_create_names_the_settings_file(ini, engine, ebike, tmp_path, capsys, content, message):
+    settings = tmp_path / "settings.yaml"
+    settings.write_bytes(content)
+    argv = ["study", "create", "--questionnaire", str(ebike), "--settings", str(settings), "-c", ini]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.startswith(f"cati: {tmp_path}/{message}")
+    assert _rows(engine, Study) == []
+
+
+def test_study_create_settings_file_words_as_written(ini, engine, ebike, tmp_path, capsys):
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("allow_sunday_holiday: no\nbackcheck_share: 0.2\nquota.alter_geschlecht.m_18_44: null\n")
+    assert main(["study", "create", "--questionnaire", str(ebike), "--settings", str(settings), "-c", ini]) == 0
+    [study] = _rows(engine, Study)
+    assert study.settings["backcheck_share"] == 0.2
+    assert study.settings["quota_targets"] == {"alter_geschlecht": {"m_18_44": None}}
+
+
+def test_study_create_names_the_line_of_a_questionnaire_that_is_not_utf8(ini, engine, tmp_path, capsys):
+    bad = tmp_path / "q.yaml"
+    bad.write_bytes(b"format: cati/1\ntitle: M\xfcnchen\n")
+    assert main(["study", "create", "--questionnaire", str(bad), "-c", ini]) == 1
+    assert capsys.readouterr().err == f"cati: {bad}:2:9: not UTF-8 text (byte 0xfc); save the file as UTF-8\n"
+    assert _rows(engine, Study) == []
+
+
 def test_initdb_demo_is_repeatable(ini, engine, capsys):
     assert main(["initdb", "--demo", "-c", ini]) == 0
     out = capsys.readouterr().out

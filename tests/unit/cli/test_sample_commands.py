@@ -56,6 +56,25 @@ def test_mapping_renames_columns(ini, ebike, engine, tmp_path):
         assert (case.ref, case.zone.region) == ("K1", "BE")
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Telefon: phone\nTelefon: id\n", "map.yaml:2:1: duplicate key 'Telefon' (first given at line 1)"),
+        ("Telefon: [phone\n", "map.yaml:2:1: YAML syntax:"),
+        ("Telefon: 3\n", "map.yaml: expected a mapping of file column names to our column names"),
+    ],
+)
+def test_a_bad_mapping_file_is_named(ini, ebike, engine, tmp_path, capsys, content, message):
+    _create(ini, ebike)
+    sample = tmp_path / "s.csv"
+    sample.write_text("Telefon\n030 1234567\n")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(content)
+    assert main(["sample", "import", "ebike_abo_konzept", str(sample), "--map", str(mapping), "-c", ini]) == 1
+    assert capsys.readouterr().err.startswith(f"cati: {tmp_path}/{message}")
+    assert _count(engine, Case) == 0
+
+
 def test_unknown_study(ini, tmp_path, capsys):
     sample = tmp_path / "s.csv"
     sample.write_text(HEADER)
