@@ -1143,6 +1143,7 @@ class _QuestionBuilder:
         self.ctx = ctx
         self.index = index
         self.what = f"{ident}"
+        self.computed_kind = "unknown"  # infer_type of a computed expression
 
     def build(self) -> model.Question | None:
         c, f, what = self.c, self.f, self.what
@@ -1280,8 +1281,8 @@ class _QuestionBuilder:
             return
         labelled = self.qtype in LABELLED_TYPES or (self.qtype == "computed" and bool(options))
         vtype = {"text": "string", "date": "date", "multi": "list"}.get(self.qtype, "numeric")
-        if self.qtype == "computed":
-            vtype = kwargs.get("value_type", "numeric")
+        if self.qtype == "computed":  # a list stays a list for later expressions, though exported as text
+            vtype = "list" if self.computed_kind == "list" else kwargs.get("value_type", "numeric")
         c.define(Var(self.id, "question", self.qtype, labelled, options, rblocks, vtype=vtype))
         for option in options:
             if option.other is not None:
@@ -1431,7 +1432,15 @@ class _QuestionBuilder:
             options = c.choice_options(f, self.what, owner=self.id)
         if expr is None:
             return None
-        value_type = "numeric" if options else self._value_type(expr)
+        self.computed_kind = kind = self._expr_type(expr)
+        if options and kind in ("string", "date", "list"):
+            # the export is one numeric code with value labels: a text, date or list cannot go there
+            noun = {"string": "a text", "date": "a date", "list": "a list"}[kind]
+            c.error(
+                f["expr"].pos, f"{self.what}: a computed question with options holds one code, but expr gives {noun}"
+            )
+            return None
+        value_type = "numeric" if options else _export_type(kind)
         if value_type != "numeric" and "decimals" in f:
             noun = "text" if value_type == "string" else "date"
             c.error(f.key_at("decimals"), f"{self.what}: decimals do not apply to a {noun} value")
@@ -1441,14 +1450,6 @@ class _QuestionBuilder:
         if value_type == "string":
             result["max_length"] = f.get("max_length", DEFAULT_TEXT_LENGTH)
         return result
-
-    def _value_type(self, expr: expressions.Expr) -> str:
-        """numeric, string or date, from the expression and the types of the variables it uses.
-
-        A date (``today() + 14``, ``iif(c, D1, D2)``) is stored as an ISO text but read back as
-        a date, shown as a date and exported as one (questionnaire-format "Values")."""
-        kind = self._expr_type(expr)
-        return kind if kind in ("string", "date") else "numeric"
 
     def _expr_type(self, expr: expressions.Expr) -> str:
         """:func:`expressions.infer_type` with the types of the earlier variables it uses."""
@@ -1461,6 +1462,17 @@ class _QuestionBuilder:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _export_type(kind: str) -> str:
+    """A computed value's export type (numeric, string or date) from its expression's type.
+
+    A date (``today() + 14``, ``iif(c, D1, D2)``) is stored as an ISO text but read back as a
+    date, shown as a date and exported as one (questionnaire-format "Values"). A list (``K1``
+    of a multi) is exported as text, its codes comma-separated like a stored order."""
+    if kind == "list":
+        return "string"
+    return kind if kind in ("string", "date") else "numeric"
 
 
 def widen_special_codes(codes: Mapping[str, int], maximum: float) -> dict[str, int]:

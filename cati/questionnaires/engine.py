@@ -791,6 +791,10 @@ class _Export:
             question = self.engine.flow.questions.get(variable.question_id or "")
             if question is None or question.type != "computed" or variable.spss_type != "string":
                 return self.special_code(variable, raw)
+        if isinstance(raw, str | list) and variable.spss_type == "numeric":
+            # only a computed value of mixed type gets here (iif(c, 1, 'x') is exported numeric):
+            # system-missing, as a text in a numeric column would stop the whole export
+            return None
         if isinstance(raw, list):
             return ",".join(str(v) for v in raw)
         return raw

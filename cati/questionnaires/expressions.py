@@ -954,14 +954,15 @@ def parse(source: str, *, allow_random: bool = False) -> Expr:
 
 # ----------------------------------------------------------------------------- static types
 
-TypeName = Literal["numeric", "string", "boolean", "date", "unknown"]
+TypeName = Literal["numeric", "string", "boolean", "date", "list", "unknown"]
 
 
 def infer_type(expr: Expr, *, name_types: Mapping[str, str] | None = None, dates: bool = False) -> TypeName:
     """A shallow guess of the result type, for a computed variable's export type.
 
     ``name_types`` may give the types of variables ("numeric", "string", "date", ...); without
-    it a bare name is "unknown". Without ``dates`` a date-valued expression counts as
+    it a bare name is "unknown". A list literal, or a variable typed "list" (a multi), is
+    "list". Without ``dates`` a date-valued expression counts as
     "numeric" (``today() + 14``) or "unknown" (``today()``); with ``dates`` it is "date":
     ``today()``, a date variable, ``iif`` whose branches are dates, and a date plus or minus a
     number of days (date - date stays "numeric", the number of days).
@@ -980,13 +981,15 @@ def _type_of(node: ast.expr, names: Mapping[str, str], dates: bool = False) -> T
         if isinstance(v, bool):
             return "boolean"
         return "numeric" if isinstance(v, int | float) else "string" if isinstance(v, str) else "unknown"
+    if isinstance(node, ast.List):
+        return "list"
     if isinstance(node, ast.Name):
         if node.id in ("true", "false"):
             return "boolean"
         if node.id in _LOOP_REFS:
             return "numeric" if node.id == "_code" else "string"
         kind = names.get(node.id)
-        known = ("numeric", "string", "boolean", "date") if dates else ("numeric", "string", "boolean")
+        known = ("numeric", "string", "boolean", "date", "list") if dates else ("numeric", "string", "boolean", "list")
         return kind if kind in known else "unknown"  # type: ignore[return-value]
     if isinstance(node, ast.BoolOp | ast.Compare):
         return "boolean"

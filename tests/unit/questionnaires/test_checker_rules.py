@@ -402,6 +402,24 @@ CASES = [
         "info i show_if: unknown quota 'qq'",
     ),
     (
+        "computed with options giving a text",
+        doc(
+            "- {id: T, type: text, text: A}\n"
+            "- {id: C, type: computed, expr: »'T + \"x\"', options: [{code: 1, text: a}]}\n"
+        ),
+        "C: a computed question with options holds one code, but expr gives a text",
+    ),
+    (
+        "computed with options giving a list",
+        doc("- {id: C, type: computed, expr: »'[1, 2]', options: [{code: 1, text: a}]}\n"),
+        "C: a computed question with options holds one code, but expr gives a list",
+    ),
+    (
+        "computed with options giving a date",
+        doc("- {id: C, type: computed, expr: »'today()', options: [{code: 1, text: a}]}\n"),
+        "C: a computed question with options holds one code, but expr gives a date",
+    ),
+    (
         "decimals on a computed date",
         doc("- {id: C, type: computed, expr: 'today() + 7', »decimals: 1}\n"),
         "C: decimals do not apply to a date value",

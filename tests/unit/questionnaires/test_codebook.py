@@ -202,11 +202,17 @@ def test_computed_type_follows_the_variables_it_uses() -> None:
             "- {id: N, type: numeric, text: B, min: 0, max: 9}\n"
             "- {id: C, type: computed, expr: 'A + \"!\"', max_length: 21}\n"
             "- {id: D, type: computed, expr: 'N * 2', decimals: 0}\n"
+            "- {id: K, type: multi, text: A, options: [{code: 1, text: a}, {code: 3, text: c}]}\n"
+            "- {id: L, type: computed, expr: 'K'}\n"
+            "- {id: L2, type: computed, expr: 'iif(L == [1], [7], null)', max_length: 20}\n"
         )
     )
     v = by_name(build_codebook(q))
     assert (v["C"].spss_type, v["C"].spss_format) == ("string", "A21")
     assert (v["D"].spss_type, v["D"].spss_format) == ("numeric", "F12.0")
+    # a list is exported as the text of its codes ("1,3"); it stays a list for L2
+    assert (v["L"].spss_type, v["L"].spss_format) == ("string", "A255")
+    assert (v["L2"].spss_type, v["L2"].spss_format) == ("string", "A20")
 
 
 def test_sample_field_label() -> None:

@@ -320,6 +320,25 @@ def test_computed_date_stays_a_date_for_checks_fills_and_exports():
     assert (variable.spss_type, variable.spss_format, variable.measure) == ("date", "EDATE10", "scale")
 
 
+def test_computed_export_fits_its_type_list_as_codes_mixed_value_as_missing():
+    engine = engine_for("""\
+- {id: K, type: multi, text: k, options: [{code: 1, de: a}, {code: 2, de: b}, {code: 3, de: c}]}
+- {id: K_kopie, type: computed, expr: "K"}
+- {id: M, type: computed, expr: "iif(selected(K, 1), 1, 'keins')"}
+- {id: B, type: text, text: "{=count(K_kopie)} genannt"}
+""")
+    state = start(engine)
+    engine.answer(state, "K", [3, 1])
+    assert state.answers["K_kopie"] == [1, 3]  # a list for later expressions
+    assert current(engine, state).text == "2 genannt"
+    row = engine.export_row(state)
+    assert (row["K_kopie"], row["M"]) == ("1,3", 1)
+    engine.back(state, "K")
+    engine.answer(state, "K", [2])
+    assert state.answers["M"] == "keins"
+    assert engine.export_row(state)["M"] is None  # a text in the numeric variable M is system-missing
+
+
 def test_info_screen_is_passed_with_forward():
     engine = engine_for("""\
 - {info: hallo, text: "Guten Tag, hier ist {$interviewer}.", instruction: "INT: freundlich"}

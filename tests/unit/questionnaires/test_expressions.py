@@ -636,7 +636,7 @@ def test_reserved_words_and_function_names_are_published():
         ("iif(c, 1, 2)", "numeric"), ("iif(c, 'a', 'b')", "string"), ("iif(c, null, 2)", "numeric"),
         ("iif(c, 1, 'a')", "unknown"), ("iif(x, x, true)", "unknown"), ("iif(c, null, x)", "unknown"),
         ("x", "unknown"), ("null", "unknown"), ("today()", "unknown"),
-        ("[1, 2]", "unknown"), ("random_pick(K1)", "unknown"), ("random_pick([1, 'a'])", "unknown"),
+        ("[1, 2]", "list"), ("random_pick(K1)", "unknown"), ("random_pick([1, 'a'])", "unknown"),
     ],
 )
 def test_infer_type(source, expected):
