@@ -596,6 +596,20 @@ class _Validator:
 # --------------------------------------------------------------------------- entry point
 
 
+def parse_column_map(text: str) -> dict[str, str]:
+    """A column mapping file (``--map MAP.yaml``, or uploaded beside a sample): YAML mapping file
+    column names to ours, e.g. ``Telefon: phone``. ValueError says what is wrong with it."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not YAML: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError("expected a mapping of file column names to our column names, e.g. 'Telefon: phone'")
+    return data
+
+
 def read_sample(
     source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str],
     *,

@@ -110,6 +110,7 @@ MATRIX: dict[str, dict[str, Any]] = {
     "study.settings": {"POST": study_manage(422)},
     "study.member_add": {"POST": study_manage(422)},
     "study.member_remove": {"POST": study_manage(422)},
+    "study.sample": {"GET": study_manage(200), "POST": study_manage(422)},
     "study.quotas": {"GET": study_supervise(200)},
     "study.quota_target": {"POST": study_supervise(422)},
     "study.quota_mode": {"POST": study_supervise(422)},
