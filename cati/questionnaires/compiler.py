@@ -1011,6 +1011,8 @@ class _Compiler:
         show_if = self.show_if(fields, index, "end")
         condition = self.expr(fields.get("if"), "end if")
         text = self.text(fields.get("text"), "end text")
+        if (condition is None and "if" in fields) or (show_if is None and "show_if" in fields):
+            return None  # a broken condition (reported) is no unconditional end: nothing after it is unreachable
         return model.End(
             id=f"end:{self.end_count}",
             pos=fields.pos,

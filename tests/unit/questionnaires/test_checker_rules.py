@@ -511,3 +511,16 @@ def test_date_bound_from_a_text_or_a_date_is_accepted() -> None:
     """Only bounds that can never be a date are refused: an ISO date text bounds like a date."""
     flow = "- {id: T, type: text, text: A}\n- {id: Q1, type: date, text: A, min: T, max: 'today()'}\n"
     assert problems(doc(flow)) == []
+
+
+def test_end_with_a_broken_condition_does_not_make_the_rest_unreachable() -> None:
+    """Only the broken condition is reported, not 'the end ... has no condition' for what follows."""
+    text = doc(
+        "- {end: SO, if: 'B == 1'}\n"
+        "- {id: B, type: text, text: b}\n"
+        "- {end: SO, show_if: 'B and'}\n"
+        "- {info: i, text: x}\n"
+    )
+    found = problems(text)
+    assert [p.split(": ", 1)[0] for p in found] == ["10:18", "12:23"], found
+    assert "B is not asked before this point" in found[0] and "never reached" not in " ".join(found)
