@@ -79,10 +79,21 @@ def load_settings(config_path: str) -> dict[str, Any]:
     # An INI without logging sections is fine.
     with contextlib.suppress(KeyError, ValueError, OSError, RuntimeError, configparser.Error):
         logging.config.fileConfig(config_path, disable_existing_loggers=False)
+        _logs_to_stderr()
     try:
         return parse_settings(raw)
     except ConfigurationError as exc:
         raise CommandError(f"{config_path}: {exc}") from None
+
+
+def _logs_to_stderr() -> None:
+    """Standard output carries a command's result (``--format json``: one JSON document and
+    nothing else), so a log handler an INI points at ``sys.stdout`` writes to standard error."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+                handler.setStream(sys.stderr)
 
 
 def open_engine(config_path: str, settings: dict[str, Any]) -> Any:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import json
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,59 @@ def test_a_database_that_cannot_be_reached(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"cati: {ini}: sqlalchemy.url: cannot connect to the database: ")
     assert err.count("\n") == 1
+
+
+LOGGING = """
+[loggers]
+keys = root, sqlalchemy
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARN
+handlers = console
+
+[logger_sqlalchemy]
+level = INFO
+handlers =
+qualname = sqlalchemy.engine
+
+[handler_console]
+class = StreamHandler
+args = (sys.stdout,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)s %(message)s
+"""
+
+
+@pytest.fixture
+def restore_logging():
+    import logging
+
+    root, engine_logger = logging.getLogger(), logging.getLogger("sqlalchemy.engine")
+    saved = (list(root.handlers), root.level, engine_logger.level)
+    yield
+    for handler in root.handlers:
+        if handler not in saved[0]:
+            handler.close()
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    engine_logger.setLevel(saved[2])
+
+
+def test_json_stays_alone_on_stdout_when_the_ini_logs_to_stdout(ini, ebike, tmp_path, capsys, restore_logging):
+    assert main(["study", "create", "--questionnaire", str(ebike), "-c", ini]) == 0
+    logging_ini = tmp_path / "logging.ini"
+    logging_ini.write_text(Path(ini).read_text() + LOGGING)
+    capsys.readouterr()
+    assert main(["sample", "due", "ebike_abo_konzept", "--format", "json", "-c", str(logging_ini)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert "INFO SELECT" in captured.err  # the SQL log went to standard error
