@@ -43,7 +43,7 @@ def _config_option(parser: argparse.ArgumentParser, default: str | None) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cati", description="CATI server command line")
-    _config_option(parser, os.environ.get("CATI_CONFIG", DEFAULT_CONFIG))
+    _config_option(parser, os.environ.get("CATI_CONFIG") or DEFAULT_CONFIG)  # set but empty: the default
     # The same option after the subcommand; SUPPRESS keeps it from overwriting the one given before.
     common = argparse.ArgumentParser(add_help=False)
     _config_option(common, argparse.SUPPRESS)

@@ -137,3 +137,29 @@ def test_json_stays_alone_on_stdout_when_the_ini_logs_to_stdout(ini, ebike, tmp_
     captured = capsys.readouterr()
     assert json.loads(captured.out) == []
     assert "INFO SELECT" in captured.err  # the SQL log went to standard error
+
+
+@pytest.mark.parametrize(
+    ("env", "argv"),
+    [
+        (None, ["sample", "due", "S"]),  # development.ini in the working directory
+        ("", ["sample", "due", "S"]),  # CATI_CONFIG set but empty: the default as well
+        ("cati.ini", ["sample", "due", "S"]),
+        ("nope.ini", ["-c", "cati.ini", "sample", "due", "S"]),
+        ("nope.ini", ["sample", "-c", "cati.ini", "due", "S"]),
+        ("nope.ini", ["sample", "due", "S", "-c", "cati.ini"]),
+        ("nope.ini", ["-c", "nope.ini", "sample", "due", "S", "--config", "cati.ini"]),
+    ],
+)
+def test_which_settings_file(ini, tmp_path, monkeypatch, capsys, env, argv):
+    work = tmp_path / "work"
+    work.mkdir()
+    text = Path(ini).read_text()
+    (work / "cati.ini" if env or "-c" in argv else work / "development.ini").write_text(text)
+    monkeypatch.chdir(work)
+    if env is None:
+        monkeypatch.delenv("CATI_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("CATI_CONFIG", env)
+    assert main(argv) == 1
+    assert capsys.readouterr().err == "cati: study 'S' not found\n"  # the database was reached
