@@ -151,10 +151,18 @@ SECURITY_HEADERS = {
 }
 
 
+#: Sent when ``cati.secure_cookies`` is on: one year, this host only (subdomains may be others').
+HSTS = "max-age=31536000"
+
+
 def add_security_headers(event: NewResponse) -> None:
     response, request = event.response, event.request
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.registry.settings.get("cati.secure_cookies"):
+        # Served over HTTPS (else the Secure session cookie would never come back): browsers are
+        # to use nothing else, so a mistyped http:// address cannot carry a password in clear text.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     # Interviewers share workstations: pages with respondent or study data must not be kept in
     # the browser cache (the back button after logout). Static files keep their caching.
     if not request.path.startswith("/static/") and "Cache-Control" not in response.headers:

@@ -86,16 +86,22 @@ class TestIdsThatCannotBeIds:
 
 
 
-class TestCookies:
-    def test_cookies_are_secure_when_configured(self, settings, engine, testapp, world):
+@pytest.fixture
+def https_app(settings, engine, testapp):
+    """The app configured for HTTPS (``cati.secure_cookies = true``), reached over HTTPS."""
+    from cati import main
+
+    return webtest.TestApp(main({}, **settings, **{"cati.secure_cookies": "true", "cati.engine": engine}),
+                           extra_environ={**testapp.extra_environ, "wsgi.url_scheme": "https",
+                                          "HTTP_ORIGIN": "https://cati.test"})
+
+
+class TestHttps:
+    def test_cookies_are_secure_when_configured(self, https_app, world):
         """Guard (held, untested): with ``cati.secure_cookies = true`` the session and language
         cookies carry ``Secure`` besides ``HttpOnly`` and ``SameSite=Lax`` (test_auth.py only
         checks the default, where they must not)."""
-        from cati import main
-
-        app = webtest.TestApp(main({}, **settings, **{"cati.secure_cookies": "true", "cati.engine": engine}),
-                              extra_environ={**testapp.extra_environ, "wsgi.url_scheme": "https",
-                                             "HTTP_ORIGIN": "https://cati.test"})
+        app = https_app
         cookies = {}
         for response in (login(app, "rita"), app.post("/locale", {"locale": "en", "next": "/",
                                                                    "csrf_token": csrf_token(app)})):
@@ -104,6 +110,14 @@ class TestCookies:
                     cookies[value.split("=", 1)[0]] = {part.strip().lower() for part in value.split(";")[1:]}
         for name in ("cati_session", "_LOCALE_"):
             assert {"secure", "httponly", "samesite=lax"} <= cookies[name], name
+
+    @pytest.mark.parametrize("path", ["/login", "/static/cati.css", "/does-not-exist"])
+    def test_browsers_are_told_to_stay_on_https(self, https_app, browser, world, path):
+        """Flaw fixed: configured for HTTPS, the app sent no Strict-Transport-Security, so a
+        browser given an http:// address (typed, or from an old bookmark) would send the login
+        form's password in clear text before any redirect. Without HTTPS configured, none is sent."""
+        assert https_app.get(path, status="*").headers["Strict-Transport-Security"] == "max-age=31536000"
+        assert "Strict-Transport-Security" not in browser().get(path, status="*").headers
 
 
 class TestClientExport:
