@@ -55,9 +55,12 @@ def _parse_pairs(pairs: list[str]) -> dict[str, str]:
     changes: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise CommandError(f"{pair!r}: write KEY=VALUE", status=2)
-        changes[key.strip()] = value
+        if key in changes:  # which one was meant?
+            raise CommandError(f"{key}: given twice ({key}={changes[key]} and {pair})", status=2)
+        changes[key] = value
     return changes
 
 

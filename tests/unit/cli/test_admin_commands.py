@@ -109,6 +109,23 @@ def test_study_set_is_all_or_nothing(ini, engine, ebike, capsys, pairs, message)
     assert (study.status, study.settings) == ("draft", {})
 
 
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (["status=field", "max_attempts=8", "status=paused"],
+         "cati: status: given twice (status=field and status=paused)"),
+        (["status"], "cati: 'status': write KEY=VALUE"),
+        (["=field"], "cati: '=field': write KEY=VALUE"),
+    ],
+)
+def test_study_set_bad_pairs_are_wrong_usage(ini, engine, ebike, capsys, pairs, message):
+    assert main(["study", "create", "--questionnaire", str(ebike), "-c", ini]) == 0
+    assert main(["study", "set", "ebike_abo_konzept", *pairs, "-c", ini]) == 2
+    assert capsys.readouterr().err == message + "\n"
+    [study] = _rows(engine, Study)
+    assert (study.status, study.settings) == ("draft", {})
+
+
 def test_study_create_with_bad_questionnaire_names_the_place(ini, engine, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("format: cati/1\nid: x\n")
