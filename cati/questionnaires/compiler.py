@@ -44,7 +44,7 @@ from .schema import (
     question_schema,
     validate,
 )
-from .yamlload import Node, Scalar, YMap, YSeq, load_yaml
+from .yamlload import Node, Scalar, YMap, YSeq, describe, load_yaml
 
 FORMAT_RE = re.compile(r"cati/(\d+)(?:\.(\d+))?\Z")
 AAPOR_RE = re.compile(r"[1-4]\.\d{1,3}\Z")
@@ -1074,6 +1074,10 @@ class _Compiler:
             where = qtype_node.pos if qtype_node is not None else item.pos
             if qtype_node is None:
                 self.error(item.pos, f"question {ident_text or ''}: missing key 'type' ({', '.join(QUESTION_TYPES)})")
+            elif not (isinstance(qtype_node, Scalar) and isinstance(qtype_node.value, str)):
+                # a list, mapping, number or null: say what was found, not its Python repr (None)
+                found = describe(qtype_node)
+                self.error(where, f"type: expected a question type ({', '.join(QUESTION_TYPES)}), found {found}")
             else:
                 self.error(
                     where,

@@ -31,6 +31,17 @@ CASES = [
         "(did you mean 'single'?)",
     ),
     (
+        "question type is a list",
+        doc("- {id: Q1, type: »[single], text: A}\n"),
+        "type: expected a question type (single, multi, numeric, text, date, grid, nps, computed), found a list",
+    ),
+    (
+        "question type is null",
+        doc("- {id: Q1, type: »null, text: A}\n"),
+        "type: expected a question type (single, multi, numeric, text, date, grid, nps, computed), "
+        "found nothing (null)",
+    ),
+    (
         "question without type",
         doc("- »{id: Q1, text: A}\n"),
         "question Q1: missing key 'type' (single, multi, numeric, text, date, grid, nps, computed)",
