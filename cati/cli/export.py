@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from pathlib import Path
 
 from .env import CommandError, command_env, run
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "interviews of those groups. SPSS files come with their .sps syntax beside them.")
     parser.add_argument("slug")
     parser.add_argument("--format", required=True, choices=FORMATS)
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="PATH",
+    parser.add_argument("-o", "--output", required=True, metavar="PATH",
                         help="the file to write (a folder: <slug>.<format> inside it)")
     parser.add_argument("--include", type=_include, default=["complete"], metavar="GROUPS",
                         help="complete,partial,screened,test (default: complete)")
@@ -63,10 +64,15 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     worker.set_defaults(func=lambda args: run(_worker, args))
 
 
-def _target(output: Path, slug: str, fmt: str) -> Path:
+def _target(text: str, slug: str, fmt: str) -> Path:
+    """The file to write: ``-o`` names it, or a folder for ``<slug>.<format>``. A path ending in
+    ``/`` means a folder, which must exist as well."""
+    output = Path(text)
     if output.is_dir():
         return output / f"{slug}{SUFFIXES[fmt]}"
-    if not output.parent.exists():
+    if text.endswith(("/", os.sep)):
+        raise CommandError(f"{output}: folder not found")
+    if not output.parent.is_dir():
         raise CommandError(f"{output.parent}: folder not found")
     return output if output.suffix else output.with_suffix(SUFFIXES[fmt])
 

@@ -123,6 +123,7 @@ def test_contact_export(ini, study, engine, tmp_path, capsys):
     (["export", SLUG, "--format", "sav", "-o", "{tmp}", "--from", "gestern"], 2, "not a date"),
     (["export", SLUG, "--format", "sav"], 2, "-o"),
     (["export", SLUG, "--format", "sav", "-o", "{tmp}/missing/x.sav"], 1, "folder not found"),
+    (["export", SLUG, "--format", "sav", "-o", "{tmp}/newdir/"], 1, "newdir: folder not found"),
     (["export", SLUG, "--format", "sav", "-o", "{tmp}", "--from", "2026-03-02", "--to", "2026-03-01"], 2,
      "starts (2026-03-02) after it ends"),
 ])
