@@ -201,6 +201,4 @@ def run(func: Any, args: Any) -> int:
     try:
         return int(func(args) or 0)
     except CommandError as exc:
-        if not str(exc):  # the command has said what went wrong already
-            return exc.status
         return fail(str(exc), exc.status)

@@ -231,8 +231,8 @@ def _import(args: argparse.Namespace) -> int:
         for line in report.lines():
             print(line)
         print(report.summary())
-        if not report.committed:
-            raise CommandError("")  # rolls back; the report above names every problem
+        if not report.committed:  # rolls back; the report above names every problem
+            raise CommandError(f"{args.file}: {len(report.problems)} problems; nothing imported")
     return 0
 
 

@@ -37,7 +37,8 @@ def test_invalid_file_exits_1_and_changes_nothing(ini, ebike, engine, tmp_path, 
     sample = tmp_path / "s.csv"
     sample.write_text(HEADER + "A1,030 1234567,Erika,BE\nA2,abc,Max,Narnia\n")
     assert main(["sample", "import", "ebike_abo_konzept", str(sample), "-c", ini]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err == f"cati: {sample}: 2 problems; nothing imported\n"  # for scripts that read only stderr
     assert f"{sample}: row 3, column phone:" in out
     assert f"{sample}: row 3, column state:" in out
     assert "nothing imported" in out
