@@ -789,8 +789,11 @@ class _Export:
         raw = self.answered(variable.answer_key)
         if isinstance(raw, str) and raw in model.SPECIAL_NAMES:
             question = self.engine.flow.questions.get(variable.question_id or "")
-            if question is None or question.type != "computed" or variable.spss_type != "string":
-                return self.special_code(variable, raw)
+            if question is not None and question.type == "computed":
+                # a computed variable declares no special codes: a copied DK would be a valid 98
+                # (or a date in 1582); only a text keeps the name
+                return raw if variable.spss_type == "string" else None
+            return self.special_code(variable, raw)
         if isinstance(raw, str | list) and variable.spss_type == "numeric":
             # only a computed value of mixed type gets here (iif(c, 1, 'x') is exported numeric):
             # system-missing, as a text in a numeric column would stop the whole export

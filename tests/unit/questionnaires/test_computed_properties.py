@@ -59,3 +59,8 @@ def test_computed_export_value_fits_its_codebook_type(source, with_options, valu
     variable = next(v for v in engine.codebook() if v.name == "C")
     value = engine.export_row(state)["C"]
     assert fits(variable.spss_type, value), (source, variable.spss_type, value)
+    stored = state.answers.get("C")
+    not_a_number = variable.spss_type == "numeric" and isinstance(stored, str | list)
+    if not_a_number or (variable.spss_type == "date" and stored in ("DK", "REF", "NA")):
+        # a special (declared nowhere for C) or a stray text: system-missing, never a code like 98
+        assert value is None, (source, stored, value)

@@ -339,6 +339,24 @@ def test_computed_export_fits_its_type_list_as_codes_mixed_value_as_missing():
     assert engine.export_row(state)["M"] is None  # a text in the numeric variable M is system-missing
 
 
+def test_computed_copy_of_a_special_is_system_missing_except_in_a_text():
+    engine = engine_for("""\
+- {id: N, type: numeric, min: 0, max: 500, special: [DK], text: n}
+- {id: D, type: date, special: [REF], text: d}
+- {id: N2, type: computed, expr: "N"}
+- {id: D2, type: computed, expr: "D"}
+- {id: T2, type: computed, expr: "iif(true, N, 'x')", options: [{code: 1, de: a}]}
+""")
+    state = start(engine)
+    engine.answer(state, "N", "DK")
+    engine.answer(state, "D", "REF")
+    assert (state.answers["N2"], state.answers["D2"]) == ("DK", "REF")  # expressions still see the specials
+    row = engine.export_row(state)
+    assert (row["N"], row["N2"], row["D2"], row["T2"]) == (9998, None, None, None)  # 98 would be a valid N2
+    variable = next(v for v in engine.codebook() if v.name == "N2")
+    assert variable.missing == ()
+
+
 def test_info_screen_is_passed_with_forward():
     engine = engine_for("""\
 - {info: hallo, text: "Guten Tag, hier ist {$interviewer}.", instruction: "INT: freundlich"}
