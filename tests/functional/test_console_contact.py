@@ -104,7 +104,7 @@ class TestInbound:
 
         bert = interviewer_app(browser, "bert")
         taken = console_world.case(dbsession, "K-003")
-        assert bert.post(f"/console/cases/{taken.id}/claim", {"csrf_token": csrf_token(bert)}).status_int == 303
+        bert.get("/console/lookup", {"phone": "040 4411003"}).forms[f"claim-{taken.id}"].submit(status=303)
         found = ines.get("/console/lookup", {"phone": "040 4411003"})
         assert "gerade von jemand anderem angerufen" in found.text
 
@@ -112,8 +112,22 @@ class TestInbound:
         other = console_world.case(dbsession, "K-001" if case_id_of(mine) != closed.id else "K-002")
         other.state = "ready"
         dbsession.flush()
+        ines.get("/console/lookup", {"phone": "030 4411001" if other.ref == "K-001" else "0221 4411002"})
         response = ines.post(f"/console/cases/{other.id}/claim", {"csrf_token": token})
         assert "zuerst Ihren offenen Fall" in response.follow().text
+
+    def test_only_a_case_the_look_up_found_can_be_claimed(self, console_world, ines, dbsession):
+        """The claim skips the scheduler and the calling hours: an id typed into a request must
+        not open a case (and show its name and number) that no caller's number led to."""
+        found, other = console_world.case(dbsession, "K-002"), console_world.case(dbsession, "K-003")
+        ines.get("/console/lookup", {"phone": "0221 4411002"})
+        response = ines.post(f"/console/cases/{other.id}/claim", {"csrf_token": csrf_token(ines)})
+        assert response.location.endswith("/console/lookup")
+        assert "über die Suche nach der Nummer" in response.follow().text
+        reload(dbsession, other)
+        assert other.claimed_by is None
+        response = ines.post(f"/console/cases/{found.id}/claim", {"csrf_token": csrf_token(ines)})
+        assert response.location.endswith(f"/console/cases/{found.id}")
 
     def test_invalid_number_is_explained(self, console_world, ines):
         page = ines.get("/console/lookup", {"phone": "abc"}, status=422)

@@ -69,6 +69,7 @@ REASONS = {
     ("case", "dnc"): _("This number is on the do-not-call list."),
     ("case", "blocked"): _("This case is blocked; please ask your supervisor."),
     ("case", "not_in_field"): _("The study is not in field."),
+    ("case", "not_looked_up"): _("Open a case for a caller through the look-up by their number."),
 }
 #: The request header with which console.js asks for the next screen instead of a redirect, and
 #: the response header that tells it the case screen's URL.
@@ -87,6 +88,10 @@ OUTCOME_GROUPS = (
 def now_utc() -> dt.datetime:
     """The moment every service call of a request uses (one place for tests to set the clock)."""
     return utcnow()
+
+
+#: Session key: the case ids the interviewer's last inbound look-up found.
+INBOUND_KEY = "cati.inbound_cases"
 
 
 def error_message(request: Any, field: str, reason: str, detail: str = "") -> str:
@@ -221,6 +226,10 @@ def lookup(request: Any) -> dict[str, Any]:
             request.response.status_int = 422
     refusals = {m.case_id: error_message(request, "case", m.refusal) for m in matches
                 if m.refusal not in (None, "yours")}
+    # Only the cases this look-up found may be opened as inbound calls: the claim bypasses the
+    # scheduler (and the calling hours), so it must not accept just any case id of the study.
+    if phone:
+        request.session[INBOUND_KEY] = [m.case_id for m in matches]
     return {"phone": phone, "matches": matches, "error": error, "refusals": refusals}
 
 
@@ -457,7 +466,11 @@ class CaseViews:
 
     @view_config(route_name="console.claim", request_method="POST")
     def claim(self) -> Any:
-        """Inbound: open a case the respondent called in about."""
+        """Inbound: open a case the respondent called in about (found by the last look-up)."""
+        offered = self.request.session.get(INBOUND_KEY) or []
+        if self.case.id not in offered:
+            flash(self.request, error_message(self.request, "case", "not_looked_up"), "error")
+            return HTTPSeeOther(self.request.route_url("console.lookup"))
         try:
             console.claim_for_inbound(self.session, self.case, self.user, now=self.now)
         except ConsoleError as exc:
