@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         description="Write the data set of a study. --include takes the groups complete, partial (AAPOR 1.2 "
                     "ends and break-offs with answers) and screened (AAPOR 4.x), plus test, which adds the test "
                     "interviews of those groups. SPSS files come with their .sps syntax beside them.")
-    parser.add_argument("slug")
+    parser.add_argument("slug", metavar="SLUG", help="the study's slug")
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("-o", "--output", required=True, metavar="PATH",
                         help="the file to write (a folder: <slug>.<format> inside it)")

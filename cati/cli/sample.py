@@ -16,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser = subparsers.add_parser("sample", help="import and inspect the sample of a study", parents=parents)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     imp = actions.add_parser("import", help="import contacts (CSV or XLSX); all or nothing", parents=parents)
-    imp.add_argument("slug")
-    imp.add_argument("file", type=Path)
+    imp.add_argument("slug", metavar="SLUG", help="the study's slug")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the sample: .csv or .xlsx")
     imp.add_argument("--map", type=Path, metavar="MAP.yaml", help="YAML mapping: file column -> our column")
     imp.add_argument("--default-region", type=_region, default="DE", metavar="CC",
                      help="region for numbers without +country (default DE)")
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
     due = actions.add_parser("due", help="the cases that may be called at a moment, in delivery order",
                              parents=parents)
-    due.add_argument("slug")
+    due.add_argument("slug", metavar="SLUG", help="the study's slug")
     due.add_argument("--at", type=_moment, metavar="ISO-DATETIME", help="default: now; without offset: UTC")
     due.add_argument("--limit", type=positive_int, default=100, metavar="N", help="at most N cases (default 100)")
     due.add_argument("--format", choices=["text", "json"], default="text")
@@ -34,15 +34,15 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
     explain = actions.add_parser("explain", help="whether a case may be called, why not, and when next",
                                  parents=parents)
-    explain.add_argument("slug")
-    explain.add_argument("case", help="the case's reference")
+    explain.add_argument("slug", metavar="SLUG", help="the study's slug")
+    explain.add_argument("case", metavar="CASE", help="the case's reference")
     explain.add_argument("--at", type=_moment, metavar="ISO-DATETIME", help="default: now; without offset: UTC")
     explain.add_argument("--format", choices=["text", "json"], default="text")
     explain.set_defaults(func=lambda args: run(_explain, args))
 
     erase = actions.add_parser("erase", help="erase the contact data of cases (GDPR Art. 17); answers stay",
                                parents=parents)
-    erase.add_argument("slug")
+    erase.add_argument("slug", metavar="SLUG", help="the study's slug")
     erase.add_argument("refs", nargs="*", metavar="REF", help="case references")
     erase.add_argument("--file", type=Path, metavar="REFS.txt", help="more references, one per line")
     erase.add_argument("--dnc", action="store_true", help="first add the numbers to the do-not-call list")
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     dnc_actions = dnc.add_subparsers(dest="action", metavar="ACTION", required=True)
     dnc_imp = dnc_actions.add_parser("import", help="add numbers (CSV with a phone column, or one per line)",
                                      parents=parents)
-    dnc_imp.add_argument("file", type=Path)
+    dnc_imp.add_argument("file", type=Path, metavar="FILE", help="a CSV with a phone column, or one number per line")
     dnc_imp.add_argument("--default-region", type=_region, default="DE", metavar="CC",
                          help="region for numbers without +country (default DE)")
     dnc_imp.set_defaults(func=lambda args: run(_dnc_import, args))

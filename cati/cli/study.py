@@ -25,12 +25,12 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     create.set_defaults(func=lambda args: run(_create, args))
 
     publish = actions.add_parser("publish", help="publish a new questionnaire version", parents=parents)
-    publish.add_argument("slug")
+    publish.add_argument("slug", metavar="SLUG", help="the study's slug")
     publish.add_argument("--questionnaire", required=True, type=Path, metavar="FILE")
     publish.set_defaults(func=lambda args: run(_publish, args))
 
     setter = actions.add_parser("set", help="change fieldwork settings (KEY=VALUE ...)", parents=parents)
-    setter.add_argument("slug")
+    setter.add_argument("slug", metavar="SLUG", help="the study's slug")
     setter.add_argument("changes", nargs="+", metavar="KEY=VALUE")
     setter.set_defaults(func=lambda args: run(_set, args))
 

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "testdata", parents=parents, help="run random interviews into a study, flagged as test data",
         description="Run N random interviews through the study's current questionnaire and store them as test "
                     "interviews (no case, no quotas). Exports leave them out unless --include ...,test.")
-    parser.add_argument("slug")
+    parser.add_argument("slug", metavar="SLUG", help="the study's slug")
     parser.add_argument("--count", required=True, type=positive_int, metavar="N")
     parser.add_argument("--seed", type=_seed, metavar="S", help="makes the answers reproducible (default: random)")
     parser.set_defaults(func=lambda args: run(_testdata, args))

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser = subparsers.add_parser("user", help="manage users", parents=parents)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="create a user", parents=parents)
-    add.add_argument("name", help="login name")
+    add.add_argument("name", metavar="NAME", help="login name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--display-name", help="full name shown in the UI (default: the login name)")
@@ -27,13 +27,13 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     add.add_argument("--locale", choices=["de", "en"])
     add.set_defaults(func=lambda args: run(_add, args))
     passwd = actions.add_parser("passwd", help="set a user's password and end their sessions", parents=parents)
-    passwd.add_argument("name", help="login name")
+    passwd.add_argument("name", metavar="NAME", help="login name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     passwd.set_defaults(func=lambda args: run(_passwd, args))
     for action, help_text in (("deactivate", "lock a user out and end their sessions"),
                               ("activate", "let a deactivated user log in again")):
         toggle = actions.add_parser(action, help=help_text, parents=parents)
-        toggle.add_argument("name", help="login name")
+        toggle.add_argument("name", metavar="NAME", help="login name")
         toggle.set_defaults(func=lambda args: run(_set_active, args))
 
 
