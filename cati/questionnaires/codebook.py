@@ -414,13 +414,30 @@ def _label(q: model.Questionnaire, question: model.Question, it: _Iteration) -> 
         parts = (question.id,)
     item = it.items[-1] if it.items else None
     text = _render(parts, item)
-    if raw is None:
-        text = _shorten(text)
-    if not it.items:
-        return text
     filled = any(isinstance(p, model.Fill) and p.kind in ("loop_label", "loop_code") for p in parts)
     outer = [lbl for _, lbl in it.items[:-1]] if filled else [lbl for _, lbl in it.items]
-    return f"{text} ({', '.join(outer)})" if outer else text
+    suffix = f" ({', '.join(outer)})" if outer else ""
+    if raw is None:
+        # the stand-in text leaves room for what follows it in this label and the generated ones
+        tails = [len((suffix + tail).encode()) for tail in _generated_tails(q, question, it)]
+        text = _shorten(text, max([len(suffix.encode()), *tails]))
+    return text + suffix
+
+
+def _generated_tails(q: model.Questionnaire, question: model.Question, it: _Iteration) -> list[str]:
+    """What _multi, _others, _order and grid rows append to the variable label."""
+    lang = q.default_language
+    tails = []
+    if question.type == "multi":
+        tails += [f": {_text_label(o.text, lang, it)}" for o in question.options]
+        tails += [f": {_special_label(q, s)}" for s in question.special if s in question.special_codes]
+    if question.type in ("single", "multi"):
+        tails += [f": {_text_label(o.text, lang, it)}" for o in question.options if o.other is not None]
+    if question.type == "grid":
+        tails += [f": {_text_label(row.text, lang, it)}" for row in question.rows]
+    if question.randomize or question.randomize_rows:
+        tails.append(f" ({_word(q, 'order')})")
+    return tails
 
 
 def _text_label(text: model.Text, lang: str, it: _Iteration | None = None) -> str:
@@ -458,12 +475,14 @@ def _render(parts: model.Template, item: tuple[int, str] | None) -> str:
     return "".join(pieces)
 
 
-def _shorten(text: str) -> str:
-    """A fallback label from the question text, cut at a character boundary within the byte limit."""
+def _shorten(text: str, reserve: int = 0) -> str:
+    """A fallback label from the question text, cut at a character boundary within the byte
+    limit, leaving ``reserve`` bytes (at least 32) for what generated labels append to it."""
+    limit = MAX_LABEL_BYTES - max(32, reserve)
     data = text.encode()
-    if len(data) <= MAX_LABEL_BYTES - 32:
+    if len(data) <= limit:
         return text
-    return data[: MAX_LABEL_BYTES - 40].decode("utf-8", "ignore").rstrip() + "…"
+    return data[: max(0, limit - 8)].decode("utf-8", "ignore").rstrip() + "…"
 
 
 def _special_label(q: model.Questionnaire, name: str) -> str:

@@ -183,6 +183,30 @@ def test_label_falls_back_to_the_text() -> None:
     assert by_name(build_codebook(q))["Q"].label == "What is {this}?"
 
 
+def test_long_text_without_label_leaves_room_for_generated_labels() -> None:
+    """The stand-in for a missing label is shortened so that '<text>: <option>', grid rows,
+    specify texts, orders and loop items all fit 256 bytes (the checker refused them before)."""
+    text, long = "Ä" * 200, "o" * 110
+    q = compile_text(
+        doc(
+            f"- {{id: M, type: multi, text: '{text}', special: [DK], randomize: shuffle,\n"
+            f"   options: [{{code: 1, text: {long}, other: {{id: M_oth}}}}, {{code: 2, text: b}}]}}\n"
+            f"- {{id: G, type: grid, text: '{text}', rows: [{{code: 1, text: {long}}}],\n"
+            "   options: [{code: 1, text: a}]}\n"
+            "- loop: L\n"
+            "  over: items\n"
+            f"  body: [{{id: T, type: text, text: '{text}'}}]\n",
+            f"lists: {{items: [{{code: 1, text: {long}}}]}}\n",
+        )
+    )
+    v = by_name(build_codebook(q))
+    for name in ("M_1", "M_2", "M_98", "M_oth", "M_ord", "G_1", "T_1"):
+        assert len(v[name].label.encode()) <= 256, name
+        assert v[name].label.startswith("ÄÄÄ") and "…" in v[name].label, name
+    assert v["M_1"].label.endswith(f"…: {long}") and v["T_1"].label.endswith(f"… ({long})")
+    assert v["M_2"].label.endswith("…: b")
+
+
 def test_computed_string_and_options() -> None:
     q = compile_text(
         doc(
