@@ -37,8 +37,8 @@ def write(dataset: Dataset, format: str, path: str | Path, **options: Any) -> li
     written (data first, then syntax/codebook/data companions).
 
     Options: ``sav``/``zsav``: ``sps`` (default True); ``xlsx``: ``labels``, ``language``;
-    ``csv``: ``codebook``, ``delimiter``, ``bom``, ``labels``; ``sss``: ``multiple``
-    (``"spread"``/``"bitstring"``), ``data_path``.
+    ``csv``: ``codebook``, ``delimiter``, ``bom``, ``decimal``, ``labels`` (``**csv.EXCEL`` for
+    Excel); ``sss``: ``multiple`` (``"spread"``/``"bitstring"``), ``data_path``.
     """
     path = Path(path)
     if format in ("sav", "zsav"):

@@ -13,7 +13,9 @@ Files, for ``write_csv(dataset, "study.csv")``:
   unambiguous for programs (a label may contain ``;`` or ``=``).
 
 ``bom=True`` writes a UTF-8 byte-order mark, which makes Excel detect UTF-8 when the CSV is
-opened by double click; ``delimiter=";"`` suits German Excel.
+opened by double click; ``delimiter=";"`` suits German Excel, and ``decimal=","`` too: with
+German regional settings Excel takes ``2.5`` for a date (2 May). :data:`EXCEL` is that variant
+(``write_csv(dataset, path, **EXCEL)``); the codebook files are written the same way.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ CODEBOOK_COLUMNS = (
     "pii",
 )
 VALUE_COLUMNS = ("name", "code", "label", "missing")
+#: The CSV variant for Excel with German regional settings (double click opens it correctly).
+EXCEL: dict[str, Any] = {"delimiter": ";", "decimal": ",", "bom": True}
 
 
 def write_csv(
@@ -53,24 +57,27 @@ def write_csv(
     codebook: bool = True,
     delimiter: str = ",",
     bom: bool = False,
+    decimal: str = ".",
     labels: bool = False,
 ) -> list[Path]:
     """Write the data (and, unless ``codebook=False``, the two codebook files). ``labels=True``
-    writes value labels instead of codes. Returns the paths written."""
+    writes value labels instead of codes; ``decimal`` is the decimal separator of numbers with
+    decimals. Returns the paths written."""
     path = Path(path)
     encoding = "utf-8-sig" if bom else "utf-8"
     with path.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(dataset.names)
-        writer.writerows(_text_rows(dataset, labels=labels))
+        writer.writerows(_text_rows(dataset, labels=labels, decimal=decimal))
     written = [path]
     if codebook:
         written.extend(write_codebook(dataset, path, delimiter=delimiter, encoding=encoding))
     return written
 
 
-def _text_rows(dataset: Dataset, *, labels: bool) -> Iterable[list[Any]]:
+def _text_rows(dataset: Dataset, *, labels: bool, decimal: str = ".") -> Iterable[list[Any]]:
     stamps = [i for i, v in enumerate(dataset.variables) if v.spss_type in ("date", "datetime")]
+    numbers = [i for i, v in enumerate(dataset.variables) if v.spss_type == "numeric"] if decimal != "." else []
     for row in dataset.iter_rows(labels=labels):
         for i in stamps:
             value = row[i]
@@ -78,6 +85,10 @@ def _text_rows(dataset: Dataset, *, labels: bool) -> Iterable[list[Any]]:
                 row[i] = value.isoformat(sep=" ", timespec="seconds")
             elif isinstance(value, dt.date):
                 row[i] = value.isoformat()
+        for i in numbers:
+            value = row[i]
+            if value.__class__ is float:  # whole numbers are ints already (Dataset.iter_rows)
+                row[i] = repr(value).replace(".", decimal)
         yield row
 
 
@@ -123,4 +134,4 @@ def write_codebook(dataset: Dataset, path: str | Path, *, delimiter: str = ",", 
     return [codebook_path, values_path]
 
 
-__all__ = ["CODEBOOK_COLUMNS", "VALUE_COLUMNS", "codebook_paths", "write_codebook", "write_csv"]
+__all__ = ["CODEBOOK_COLUMNS", "EXCEL", "VALUE_COLUMNS", "codebook_paths", "write_codebook", "write_csv"]

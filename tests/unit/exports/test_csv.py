@@ -8,9 +8,12 @@ import datetime as dt
 import pandas as pd
 
 from cati.exports import build_dataset, write
-from cati.exports.csv import CODEBOOK_COLUMNS, VALUE_COLUMNS, write_csv
+from cati.exports.csv import CODEBOOK_COLUMNS, EXCEL, VALUE_COLUMNS, write_csv
+from cati.questionnaires.compiler import load_questionnaire
+from cati.questionnaires.engine import Engine
 
 from .helpers import dataset
+from .test_dataset import MINI
 from .test_spss import _codebook
 
 
@@ -85,3 +88,23 @@ def test_text_is_written_exactly(tmp_path):
     with path.open(encoding="utf-8", newline="") as handle:
         got = [r[ds.names.index("T")] for r in list(csv.reader(handle))[1:]]
     assert got == ['a,"b"\nc', "=1+1", "", ""]
+
+
+def test_excel_variant_semicolon_bom_and_decimal_comma(tmp_path):
+    """German Excel splits at ';' and reads '2.5' as 2 May: the variant writes '2,5'."""
+    mini = MINI.replace("max: 50,", "max: 50, decimals: 1,")
+    book = Engine(load_questionnaire(mini, "mini.yaml")).codebook()
+    ds = build_dataset({1: book}, [{"N": 2.5, "T": "Grüße; Übel"}, {"N": 3}, {"N": None}])
+    data, codebook_path, values_path = write_csv(ds, tmp_path / "x.csv", **EXCEL)
+    assert data.read_bytes().startswith(b"\xef\xbb\xbfresp_id;")
+    for path in (codebook_path, values_path):
+        assert path.read_bytes().startswith(b"\xef\xbb\xbfname;")
+    with data.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    assert rows[0] == ds.names
+    n, t = ds.names.index("N"), ds.names.index("T")
+    assert [r[n] for r in rows[1:]] == ["2,5", "3", ""]
+    assert rows[1][t] == "Grüße; Übel"
+    # the plain CSV keeps the point
+    (plain,) = write_csv(ds, tmp_path / "p.csv", codebook=False)
+    assert [r[n] for r in list(csv.reader(plain.open(encoding="utf-8", newline="")))[1:]] == ["2.5", "3", ""]
