@@ -460,6 +460,15 @@ class _Compiler:
             return None
         return parsed if self.check_expr(parsed, src, what, allow_self=allow_self) else None
 
+    def expr_type(self, expr: expressions.Expr) -> str:
+        """:func:`expressions.infer_type` with the types of the earlier variables it uses."""
+        name_types = {}
+        for name in expr.names:
+            var = self.vars.get(name)
+            if var is not None:
+                name_types[name] = var.vtype
+        return expressions.infer_type(expr, name_types=name_types, dates=True)
+
     def check_expr(
         self, parsed: expressions.Expr, src: Src, what: str, *, allow_self: str | None = None, base: int = 0
     ) -> bool:
@@ -928,6 +937,12 @@ class _Compiler:
                 )
         else:
             count = self.expr(fields["count"], f"{what} count")
+            kind = self.expr_type(count) if count is not None else "unknown"
+            if kind in _NOT_A_NUMBER:
+                # the engine runs a count loop only for a number: this one would never run
+                noun = _NOT_A_NUMBER[kind]
+                self.error(fields["count"].pos, f"{what}: count gives {noun}, not a number of iterations")
+                count = None
             if loop_max is None:
                 self.error(fields.pos, f"{what}: a count loop needs 'max' (the most iterations, for export names)")
             else:
@@ -1404,7 +1419,7 @@ class _QuestionBuilder:
                     return None
             else:
                 bound = self.c.expr(value, f"{self.what} {key}")
-                kind = self._expr_type(bound) if bound is not None else "unknown"
+                kind = self.c.expr_type(bound) if bound is not None else "unknown"
                 if kind in ("numeric", "boolean"):
                     # a number or true/false never bounds a date: the limit would silently not apply
                     noun = "a number" if kind == "numeric" else "true or false"
@@ -1438,10 +1453,10 @@ class _QuestionBuilder:
             options = c.choice_options(f, self.what, owner=self.id)
         if expr is None:
             return None
-        self.computed_kind = kind = self._expr_type(expr)
+        self.computed_kind = kind = self.c.expr_type(expr)
         if options and kind in ("string", "date", "list"):
             # the export is one numeric code with value labels: a text, date or list cannot go there
-            noun = {"string": "a text", "date": "a date", "list": "a list"}[kind]
+            noun = _NOT_A_NUMBER[kind]
             c.error(
                 f["expr"].pos, f"{self.what}: a computed question with options holds one code, but expr gives {noun}"
             )
@@ -1457,17 +1472,11 @@ class _QuestionBuilder:
             result["max_length"] = f.get("max_length", DEFAULT_TEXT_LENGTH)
         return result
 
-    def _expr_type(self, expr: expressions.Expr) -> str:
-        """:func:`expressions.infer_type` with the types of the earlier variables it uses."""
-        name_types = {}
-        for name in expr.names:
-            var = self.c.vars.get(name)
-            if var is not None:
-                name_types[name] = var.vtype
-        return expressions.infer_type(expr, name_types=name_types, dates=True)
-
 
 # --------------------------------------------------------------------------- helpers
+
+
+_NOT_A_NUMBER = {"string": "a text", "date": "a date", "boolean": "true or false", "list": "a list"}
 
 
 def _export_type(kind: str) -> str:

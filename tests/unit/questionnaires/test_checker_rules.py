@@ -329,6 +329,19 @@ CASES = [
         "Q1: min '2025-02-30' is not a valid date",
     ),
     (
+        "count loop over a text",
+        doc(
+            "- {id: T, type: text, text: A}\n"
+            "- loop: L\n  count: »T\n  max: 3\n  body: [{id: Q, type: text, text: A}]\n"
+        ),
+        "loop L: count gives a text, not a number of iterations",
+    ),
+    (
+        "count loop over true or false",
+        doc("- loop: L\n  count: »'1 > 0'\n  max: 3\n  body: [{id: Q1, type: text, text: A}]\n"),
+        "loop L: count gives true or false, not a number of iterations",
+    ),
+    (
         "date bound that gives a number",
         doc("- {id: N, type: numeric, text: A, min: 0, max: 9}\n- {id: Q1, type: date, text: A, max: »'N + 1'}\n"),
         "Q1: max 'N + 1' gives a number, not a date",
