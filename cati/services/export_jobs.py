@@ -3,7 +3,8 @@ cached until the data change, every download audited.
 
 Request (:func:`request_export`)
     The fingerprint of a request is a digest of the format, the options (groups, test data,
-    period, language) and the state of the selected interviews (:func:`exports.data_state
+    period, language, and the file options that apply to the format: Excel's labelled data sheet,
+    the CSV variant for Excel) and the state of the selected interviews (:func:`exports.data_state
     <cati.services.exports.data_state>`: their count, the sum of their ids and their newest
     ``updated_at``). If a job with that fingerprint is queued, running or done (and its file is
     still there), that job is the answer: an unchanged study is not exported twice. Otherwise a new
@@ -61,7 +62,7 @@ from cati.models import ExportJob, Study
 from cati.models.meta import utcnow
 
 from . import audit, exports
-from .exports import Selection, SelectionError
+from .exports import FileOptions, Selection, SelectionError
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,8 @@ def export_dir(settings: Mapping[str, Any]) -> Path:
     return Path(settings.get("cati.export_dir") or "var/exports").resolve()
 
 
-def job_options(selection: Selection, language: str) -> dict[str, Any]:
-    return {**selection.to_json(), "language": language}
+def job_options(selection: Selection, language: str, file_options: FileOptions | None = None) -> dict[str, Any]:
+    return {**selection.to_json(), "language": language, **(file_options or FileOptions()).to_json()}
 
 
 def job_selection(job: ExportJob) -> Selection:
@@ -132,8 +133,16 @@ def job_language(job: ExportJob) -> str:
     return (job.options or {}).get("language") or "de"
 
 
-def fingerprint(fmt: str, selection: Selection, language: str, contacts: bool, state: exports.DataState) -> str:
-    return state.digest(fmt, selection.key(), language, contacts)
+def job_file_options(job: ExportJob) -> FileOptions:
+    """The job's file options that apply to its format (jobs older than them have none)."""
+    return FileOptions.from_json(job.options or {}).for_format(job.format)
+
+
+def fingerprint(fmt: str, selection: Selection, language: str, contacts: bool, state: exports.DataState,
+                file_options: FileOptions | None = None) -> str:
+    """Equal fingerprints, equal files: the file options count as far as they apply to ``fmt``."""
+    options = (file_options or FileOptions()).for_format(fmt)
+    return state.digest(fmt, selection.key(), language, contacts, options.to_json())
 
 
 def folder_of(job: ExportJob, directory: Path) -> Path:
@@ -168,25 +177,28 @@ def _cached(session: Session, study: Study, digest: str, directory: Path) -> Exp
 
 def request_export(session: Session, study: Study, fmt: str, selection: Selection, *, user_id: int | None,
                    directory: Path, language: str = "de", contacts: bool = False,
+                   file_options: FileOptions | None = None,
                    inline_rows: int = DEFAULT_INLINE_ROWS, inline_cells: int = INLINE_CELLS) -> tuple[ExportJob, bool]:
     """The job that answers this request and whether it came from the cache (see module docs)."""
     if fmt not in FORMATS:
         raise SelectionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if language not in LANGUAGES:
         raise SelectionError(f"unknown language {language!r}")
+    file = (file_options or FileOptions()).for_format(fmt)
     state = exports.data_state(session, study, selection)
-    digest = fingerprint(fmt, selection, language, contacts, state)
+    digest = fingerprint(fmt, selection, language, contacts, state, file)
     if not contacts:
         cached = _cached(session, study, digest, directory)
         if cached is not None:
             return cached, True
-    job = ExportJob(study_id=study.id, requested_by=user_id, format=fmt, options=job_options(selection, language),
+    job = ExportJob(study_id=study.id, requested_by=user_id, format=fmt, options=job_options(selection, language, file),
                     contacts=contacts, fingerprint=digest, status="queued", done=0, total=state.count)
     session.add(job)
     session.flush()
     audit.record(session, "export.contacts_request" if contacts else "export.request", user_id=user_id,
                  study_id=study.id, target=f"export:{job.id}",
-                 details=exports.audit_details(fmt, selection, contacts=contacts, job=job.id, rows=state.count))
+                 details=exports.audit_details(fmt, selection, contacts=contacts, file_options=file, job=job.id,
+                                               rows=state.count))
     if state.count <= inline_rows and state.count * _width(session, study, selection, contacts) <= inline_cells:
         job.status, job.worker, job.started_at = "running", "inline", utcnow()
         result = produce(session, job, directory)
@@ -234,13 +246,15 @@ def produce(session: Session, job: ExportJob, directory: Path,
     study = session.get(Study, job.study_id)
     selection = job_selection(job)
     language = job_language(job)
+    file = job_file_options(job)
     folder = folder_of(job, directory)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         built = exports.build(session, study, selection, contacts=job.contacts, language=language,
                               progress=progress)
-        paths = write(built.dataset, job.format, folder / f"{study.slug}{SUFFIXES[job.format]}")
+        paths = write(built.dataset, job.format, folder / f"{study.slug}{SUFFIXES[job.format]}",
+                      **file.writer_options(job.format))
         download = _package(paths, folder, study.slug, job.format)
     except (ExportError, OSError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -248,7 +262,7 @@ def produce(session: Session, job: ExportJob, directory: Path,
         return Result(False, error=str(exc)[:2000])
     return Result(True, rows=built.dataset.n_rows, files=tuple(p.name for p in paths), download=download.name,
                   size=download.stat().st_size,
-                  fingerprint=fingerprint(job.format, selection, language, job.contacts, built.state))
+                  fingerprint=fingerprint(job.format, selection, language, job.contacts, built.state, file))
 
 
 def finish(session: Session, job: ExportJob, result: Result, directory: Path) -> None:
@@ -266,12 +280,19 @@ def finish(session: Session, job: ExportJob, result: Result, directory: Path) ->
     _supersede(session, job, directory)
 
 
+def _kind(job: ExportJob) -> tuple[Selection, str, FileOptions]:
+    """What makes two jobs of one study, format and contact flag files of the same kind (read from
+    the options, so that jobs stored before an option existed compare as its default)."""
+    return job_selection(job), job_language(job), job_file_options(job)
+
+
 def _supersede(session: Session, job: ExportJob, directory: Path) -> None:
     older = session.scalars(select(ExportJob).where(
         ExportJob.study_id == job.study_id, ExportJob.status == "done", ExportJob.format == job.format,
         ExportJob.contacts == job.contacts, ExportJob.id != job.id, ExportJob.id < job.id))
+    kind = _kind(job)
     for other in older:
-        if other.options == job.options:
+        if _kind(other) == kind:
             other.status = "expired"
             shutil.rmtree(folder_of(other, directory), ignore_errors=True)
 
@@ -283,7 +304,8 @@ def record_download(session: Session, job: ExportJob, user_id: int | None) -> No
     """Audit a download (``export.download``): who, which format and options, which file."""
     audit.record(session, "export.contacts_download" if job.contacts else "export.download", user_id=user_id,
                  study_id=job.study_id, target=f"export:{job.id}",
-                 details=exports.audit_details(job.format, job_selection(job), contacts=job.contacts, job=job.id,
+                 details=exports.audit_details(job.format, job_selection(job), contacts=job.contacts,
+                                               file_options=job_file_options(job), job=job.id,
                                                language=job_language(job), file=job.download, size=job.size,
                                                rows=job.total))
 

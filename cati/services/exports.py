@@ -59,6 +59,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cati.exports import ATTEMPTS, Dataset, ExportInfo, build_dataset
+from cati.exports.csv import EXCEL
 from cati.models import Case, CasePhone, Contact, Interview, QuestionnaireVersion, Study, User
 from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import ExportVariable
@@ -170,6 +171,33 @@ class Selection:
 
     def key(self) -> str:
         return json.dumps(self.to_json(), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How the file is written, beyond which interviews it holds: ``labels`` adds the Excel
+    workbook's data sheet with value labels instead of codes (``Daten_Labels``); ``excel_csv``
+    writes the CSV files for Excel (:data:`cati.exports.csv.EXCEL`: semicolon, decimal comma,
+    byte-order mark). Each belongs to one format: :meth:`for_format` drops an option that does not
+    apply, so such a request is the same request (and the same cached file) as one without it."""
+
+    labels: bool = False
+    excel_csv: bool = False
+
+    def for_format(self, fmt: str) -> FileOptions:
+        return FileOptions(labels=self.labels and fmt == "xlsx", excel_csv=self.excel_csv and fmt == "csv")
+
+    def writer_options(self, fmt: str) -> dict[str, Any]:
+        """Keyword arguments for :func:`cati.exports.write` in ``fmt``."""
+        options = self.for_format(fmt)
+        return {**({"labels": True} if options.labels else {}), **(EXCEL if options.excel_csv else {})}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"labels": self.labels, "excel_csv": self.excel_csv}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileOptions:
+        return cls(labels=bool(data.get("labels")), excel_csv=bool(data.get("excel_csv")))
 
 
 # --------------------------------------------------------------------------- queries
@@ -405,5 +433,9 @@ def build(session: Session, study: Study, selection: Selection, *, contacts: boo
     return Built(dataset, state, sorted(books))
 
 
-def audit_details(fmt: str, selection: Selection, *, contacts: bool = False, **extra: Any) -> dict[str, Any]:
-    return {"format": fmt, "options": selection.to_json(), "contacts": contacts, **extra}
+def audit_details(fmt: str, selection: Selection, *, contacts: bool = False,
+                  file_options: FileOptions | None = None, **extra: Any) -> dict[str, Any]:
+    """An export's audit details: format, options (the selection and the file options that apply
+    to the format), contact export or not, and ``extra``."""
+    options = {**selection.to_json(), **(file_options or FileOptions()).for_format(fmt).to_json()}
+    return {"format": fmt, "options": options, "contacts": contacts, **extra}

@@ -10,6 +10,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from cati.exports import ExportError
 from cati.models import AuditEvent, ExportJob, Study
 from cati.models.meta import utcnow
 from cati.services import export_jobs, exports
-from cati.services.exports import Selection, SelectionError
+from cati.services.exports import FileOptions, Selection, SelectionError
 
 from .test_exports_service import COMPLETE, SCREENED, add_interview, make_study
 
@@ -139,6 +140,70 @@ class TestRequests:
         job, _ = request(dbsession, study, tmp_path, "xlsx")
         job.download = "../../etc/passwd"
         assert export_jobs.download_path(job, tmp_path) is None
+
+
+class TestFileOptions:
+    """Excel's labelled data sheet and the CSV variant for Excel are part of what a job is: in its
+    options, its fingerprint (a labelled and an unlabelled file are never confused), its file and
+    its audit events."""
+
+    STATE = exports.DataState(3, 6, "2026-05-01T10:00:00")
+
+    def digest(self, fmt, **options):
+        return export_jobs.fingerprint(fmt, Selection(), "de", False, self.STATE, FileOptions(**options))
+
+    def test_fingerprint_counts_the_options_of_the_format(self):
+        assert self.digest("xlsx", labels=True) != self.digest("xlsx")
+        assert self.digest("csv", excel_csv=True) != self.digest("csv")
+        assert self.digest("xlsx", labels=True) != self.digest("xlsx", excel_csv=True)
+
+    def test_fingerprint_ignores_options_of_other_formats(self):
+        # the same file, so the same cache entry
+        assert self.digest("sav", labels=True, excel_csv=True) == self.digest("sav")
+        assert self.digest("csv", labels=True) == self.digest("csv")
+        assert self.digest("xlsx", excel_csv=True) == self.digest("xlsx")
+        assert export_jobs.fingerprint("xlsx", Selection(), "de", False, self.STATE) == self.digest("xlsx")
+
+    def test_labelled_and_unlabelled_excel_are_two_cached_files(self, dbsession, study, tmp_path):
+        plain, _ = request(dbsession, study, tmp_path, "xlsx")
+        labelled, cached = request(dbsession, study, tmp_path, "xlsx", file_options=FileOptions(labels=True))
+        assert not cached and labelled.id != plain.id and labelled.fingerprint != plain.fingerprint
+        assert labelled.options["labels"] is True and plain.options["labels"] is False
+        assert plain.status == "done"  # not replaced: a file of another kind
+        sheets = {job.id: openpyxl.load_workbook(export_jobs.download_path(job, tmp_path), read_only=True).sheetnames
+                  for job in (plain, labelled)}
+        assert sheets == {plain.id: ["Daten", "Codebuch", "Info"],
+                          labelled.id: ["Daten", "Daten_Labels", "Codebuch", "Info"]}
+        again, cached = request(dbsession, study, tmp_path, "xlsx", file_options=FileOptions(labels=True))
+        assert cached and again.id == labelled.id
+        again, cached = request(dbsession, study, tmp_path, "xlsx")
+        assert cached and again.id == plain.id
+        # a labelled file of newer data replaces the older labelled one only
+        add_interview(dbsession, study, COMPLETE)
+        newer, cached = request(dbsession, study, tmp_path, "xlsx", file_options=FileOptions(labels=True))
+        assert not cached and (labelled.status, plain.status, newer.status) == ("expired", "done", "done")
+
+    def test_excel_csv_is_written_for_excel_and_audited(self, dbsession, study, tmp_path):
+        job, _ = request(dbsession, study, tmp_path, "csv", file_options=FileOptions(excel_csv=True, labels=True))
+        assert job.options["excel_csv"] is True and job.options["labels"] is False  # labels: Excel only
+        with zipfile.ZipFile(export_jobs.download_path(job, tmp_path)) as archive:
+            data = archive.read(f"{study.slug}.csv")
+        assert data.startswith(b"\xef\xbb\xbfresp_id;")
+        export_jobs.record_download(dbsession, job, user_id=None)
+        for action in ("export.request", "export.download"):
+            event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == action)).one()
+            assert event.details["options"]["excel_csv"] is True and event.details["options"]["labels"] is False
+
+    def test_jobs_stored_without_file_options_are_plain_and_replaced_by_plain_files(self, dbsession, study,
+                                                                                      tmp_path):
+        old, _ = request(dbsession, study, tmp_path, "csv")
+        old.options = Selection().to_json() | {"language": "de"}  # as stored before file options existed
+        assert export_jobs.job_file_options(old) == FileOptions()
+        add_interview(dbsession, study, COMPLETE)
+        request(dbsession, study, tmp_path, "csv", file_options=FileOptions(excel_csv=True))
+        assert old.status == "done"
+        request(dbsession, study, tmp_path, "csv")
+        assert old.status == "expired"
 
 
 # --------------------------------------------------------------------------- workers (real commits)
