@@ -232,7 +232,8 @@ def _import(args: argparse.Namespace) -> int:
             print(line)
         print(report.summary())
         if not report.committed:  # rolls back; the report above names every problem
-            raise CommandError(f"{args.file}: {len(report.problems)} problems; nothing imported")
+            count = len(report.problems)
+            raise CommandError(f"{args.file}: {count} problem{'s' * (count != 1)}; nothing imported")
     return 0
 
 
@@ -285,7 +286,7 @@ def _dnc_import(args: argparse.Namespace) -> int:
     if problems:
         for line in problems:
             print(line)
-        raise CommandError(f"{args.file}: {len(problems)} invalid numbers; nothing added")
+        raise CommandError(f"{args.file}: {len(problems)} invalid number{'s' * (len(problems) != 1)}; nothing added")
     with command_env(args.config) as env:
         added, blocked = add_numbers(env.session, numbers, salt=env.settings["cati.dnc_salt"],
                                      source=args.file.name)

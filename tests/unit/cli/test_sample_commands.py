@@ -45,6 +45,14 @@ def test_invalid_file_exits_1_and_changes_nothing(ini, ebike, engine, tmp_path, 
     assert _count(engine, Case) == 0
 
 
+def test_one_problem_is_one_problem(ini, ebike, engine, tmp_path, capsys):
+    _create(ini, ebike)
+    sample = tmp_path / "s.csv"
+    sample.write_text(HEADER + "A1,abc,Erika,BE\n")
+    assert main(["sample", "import", "ebike_abo_konzept", str(sample), "-c", ini]) == 1
+    assert capsys.readouterr().err == f"cati: {sample}: 1 problem; nothing imported\n"
+
+
 def test_mapping_renames_columns(ini, ebike, engine, tmp_path):
     _create(ini, ebike)
     sample = tmp_path / "s.csv"
@@ -122,7 +130,7 @@ def test_dnc_import_names_row_and_column_of_a_csv(ini, engine, tmp_path, capsys)
     assert main(["dnc", "import", str(bad), "-c", ini]) == 1
     captured = capsys.readouterr()
     assert captured.out == f"{bad}: row 4, column phone: not a number: 'kein Anschluss'\n"
-    assert captured.err == f"cati: {bad}: 1 invalid numbers; nothing added\n"
+    assert captured.err == f"cati: {bad}: 1 invalid number; nothing added\n"
     assert _count(engine, DoNotCall) == 0
 
 
