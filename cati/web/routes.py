@@ -34,6 +34,7 @@ READ_ONLY_ROUTES = frozenset({
     "study.quotas",
     "supervisor.dashboard",
     "supervisor.dashboard_json",
+    "supervisor.dashboard_live",
     "supervisor.productivity",
     "supervisor.audit",
     "supervisor.control",
@@ -102,6 +103,7 @@ def includeme(config: Any) -> None:
     supervise = (
         ("supervisor.dashboard", "/studies/{slug}/dashboard"),
         ("supervisor.dashboard_json", "/studies/{slug}/dashboard.json"),
+        ("supervisor.dashboard_live", "/studies/{slug}/dashboard/live"),
         ("supervisor.productivity", "/studies/{slug}/productivity"),
         ("supervisor.audit", "/studies/{slug}/audit"),
         ("supervisor.report", "/studies/{slug}/reports/dispositions.{fmt}"),

@@ -117,6 +117,7 @@ MATRIX: dict[str, dict[str, Any]] = {
     # Supervision (issue 8); an unknown case or back-check is 404 for those who may supervise.
     "supervisor.dashboard": {"GET": study_supervise(200)},
     "supervisor.dashboard_json": {"GET": study_supervise(200)},
+    "supervisor.dashboard_live": {"GET": study_supervise(200)},
     "supervisor.productivity": {"GET": study_supervise(200)},
     "supervisor.audit": {"GET": study_supervise(200)},
     "supervisor.report": {"GET": study_supervise(200)},

@@ -85,6 +85,7 @@ def pages(seeded: dict[str, Any]) -> list[tuple[str, str]]:
         ("supervisor", f"{study}/quotas"),
         ("supervisor", f"{study}/dashboard"),
         ("supervisor", f"{study}/dashboard.json"),
+        ("supervisor", f"{study}/dashboard/live"),
         ("supervisor", f"{study}/productivity"),
         ("supervisor", f"{study}/audit"),
         ("supervisor", f"{study}/control"),

@@ -12,7 +12,7 @@ import random
 import pytest
 from sqlalchemy import select
 
-from cati.models import AuditEvent, BackCheck, Case, StudyMember, User
+from cati.models import AuditEvent, BackCheck, Case, QuotaCell, StudyMember, User
 from cati.services import backchecks, console, erasure
 from tests.fieldwork_seed import add_attempt, add_case, add_interview, make_study, make_user, zone
 
@@ -57,6 +57,15 @@ def url(study, tail=""):
     return f"/studies/{study.slug}/{tail}"
 
 
+def disposition_totals(page):
+    """The dashboard's disposition table: AAPOR code -> its rows' last column (total), summed."""
+    totals: dict[str, int] = {}
+    for row in page.html.select("#dashboard-dispositions tbody tr"):
+        code = row.select_one("code").text
+        totals[code] = totals.get(code, 0) + int(row.select("td")[-1].text)
+    return totals
+
+
 def audit_actions(session, study):
     return list(session.scalars(select(AuditEvent.action).where(AuditEvent.study_id == study.id)
                                 .order_by(AuditEvent.id)))
@@ -97,6 +106,34 @@ class TestDashboard:
         assert data["figures"]["completes"] == "1"
         assert data["e"]["method"] == "proportional"
         assert data["cases"]["claimed"] == 1
+
+    def test_live_sections_show_what_changed_since_the_page_was_loaded(self, study, seeded, as_role, dbsession):
+        app = as_role("supervisor")
+        page = app.get(url(study, "dashboard?hours=6"))
+        live_url = page.html.select_one("#dashboard")["data-refresh-url"]
+        assert live_url.endswith(f"/studies/{study.slug}/dashboard/live?hours=6")
+        # Every live part of the page has its id, and the fragment has the same parts, no layout.
+        page_ids = [el["id"] for el in page.html.select("[data-live]")]
+        assert page_ids == ["dashboard-as-of", "dashboard-kpis", "dashboard-charts", "dashboard-rates",
+                            "dashboard-dispositions", "dashboard-appointments", "dashboard-quotas"]
+        before = app.get(live_url)
+        assert [el["id"] for el in before.html.select("[data-live]")] == page_ids
+        assert before.html.find("nav") is None and before.html.find("script") is None
+        assert disposition_totals(before)["2.111"] == 1
+
+        seeded["fresh"].state, seeded["fresh"].outcome, seeded["fresh"].aapor = "final", "hard_refusal", "2.111"
+        add_case(dbsession, study, "K-005", state="final", outcome="hard_refusal", aapor="2.111")
+        cell = dbsession.scalars(select(QuotaCell).where(QuotaCell.study_id == study.id)
+                                 .order_by(QuotaCell.quota_position, QuotaCell.position)).first()
+        cell.completes = 7
+        dbsession.flush()
+
+        after = app.get(live_url)
+        assert disposition_totals(after)["2.111"] == 3
+        assert after.html.select_one("#dashboard-kpis [data-figure=final_cases]").text == "4"
+        row = after.html.select_one("#dashboard-quotas tbody tr")
+        assert [td.text.strip() for td in row.select("td")][:4] == [cell.quota, cell.cell, "130", "7"]
+        assert "Stand" in after.html.select_one("#dashboard-as-of").text
 
     def test_study_page_links_to_supervision(self, study, as_role):
         page = as_role("supervisor").get(f"/studies/{study.slug}")

@@ -1,11 +1,11 @@
-"""The supervisor's pages of a study: the dashboard (and its JSON for the auto-refresh),
-interviewer productivity, the audit trail and the dispositions report.
+"""The supervisor's pages of a study: the dashboard (with its live sections for the auto-refresh,
+and its figures as JSON), interviewer productivity, the audit trail and the dispositions report.
 
 Every page needs ``study:supervise``: supervisors who are members of the study, admins and
 researchers; clients and interviewers get nothing of this (the forbidden view answers 404 to
 people who have nothing to do with the study). The figures come from
 :mod:`cati.services.fieldwork` and :mod:`cati.services.productivity`; the pages work without
-JavaScript, ``static/supervisor.js`` only refreshes the dashboard's numbers.
+JavaScript, ``static/supervisor.js`` only keeps the open dashboard current.
 """
 
 from __future__ import annotations
@@ -130,8 +130,12 @@ class SupervisorPage:
 
 
 class SupervisorViews(SupervisorPage):
+    # The page, and its live sections alone (the same template's markup) for supervisor.js, which
+    # fetches them every 30 seconds and swaps them in.
     @view_config(route_name="supervisor.dashboard", request_method="GET", renderer="supervisor/dashboard.jinja2",
                  permission=P.STUDY_SUPERVISE)
+    @view_config(route_name="supervisor.dashboard_live", request_method="GET",
+                 renderer="supervisor/_dashboard_live.jinja2", permission=P.STUDY_SUPERVISE)
     def dashboard(self) -> dict[str, Any]:
         hours = _int_param(self.request, "hours", 4, 1, 48)
         board = fieldwork.dashboard(self.request.dbsession, self.study, tz=TZ, horizon_hours=hours)
