@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -222,6 +222,7 @@ class _Compiler:
         self.node_ids: dict[str, Pos] = {}
         self.lists: dict[str, tuple[model.Option, ...]] = {}
         self.list_pos: dict[str, Pos] = {}
+        self.broken_lists: Container[str] = set()  # declared but refused: references are not reported again
         self.dispositions: dict[str, model.Disposition] = {}
         self.special_codes: dict[str, int] = dict(model.DEFAULT_SPECIAL_CODES)
         self.special_labels: dict[str, dict[str, str]] = {}
@@ -631,13 +632,16 @@ class _Compiler:
     def _lists(self, top: Fields) -> None:
         node = top.get("lists")
         if node is None:
+            if top.nodes.get("lists") is not None:  # written, but no mapping: any list name may be meant
+                self.broken_lists = _Everything()
             return
         fields = self.structure(LISTS, node)
-        if fields is None:
-            return
-        for name, options in fields.items():
-            self.list_pos[name] = fields.key_at(name)
-            self.lists[name] = self.options(options, f"lists.{name}", owner=None, shared=True)
+        if fields is not None:
+            for name, options in fields.items():
+                self.list_pos[name] = fields.key_at(name)
+                self.lists[name] = self.options(options, f"lists.{name}", owner=None, shared=True)
+        if isinstance(node, YMap):
+            self.broken_lists = {name for name in node.items if not self.lists.get(name)}
 
     def _sample(self, top: Fields) -> tuple[model.SampleField, ...]:
         node = top.get("sample")
@@ -764,6 +768,8 @@ class _Compiler:
             return ()
         if has_list:
             name = fields["list"]
+            if name in self.broken_lists:
+                return ()
             if name not in self.lists:
                 self.error(fields.at("list"), f"{what}: unknown list {name!r}{did_you_mean(name, self.lists)}")
                 return ()
@@ -929,7 +935,7 @@ class _Compiler:
                 over, candidates = over_name, var.options
             elif over_name in self.lists:
                 items = candidates = self.lists[over_name]
-            elif var is None:
+            elif var is None and over_name not in self.broken_lists:
                 self.error(
                     fields.at("over"),
                     f"{what}: over {over_name!r} is neither an earlier single/multi "
@@ -1474,6 +1480,13 @@ class _QuestionBuilder:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _Everything:
+    """A container holding every name (all lists are broken when ``lists`` is no mapping)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
 
 
 _NOT_A_NUMBER = {"string": "a text", "date": "a date", "boolean": "true or false", "list": "a list"}

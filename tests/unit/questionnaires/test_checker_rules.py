@@ -531,6 +531,24 @@ def test_broken_question_does_not_cascade() -> None:
     assert problems(text) == ["10:35: single question: unknown key 'typo' (did you mean 'type'?)"]
 
 
+@pytest.mark.parametrize(
+    ("lists", "problem"),
+    [
+        ("lists: {li: []}\n", "9:13: list: the list is empty"),
+        ("lists: [li]\n", "9:8: lists: expected a mapping, found a list"),
+    ],
+)
+def test_broken_list_does_not_cascade(lists: str, problem: str) -> None:
+    """A refused list is reported once, not again as 'unknown list' where it is used."""
+    text = doc(
+        "- {id: Q1, type: single, text: A, list: li}\n"
+        "- loop: L\n  over: li\n  body: [{id: Q2, type: text, text: '{$label}'}]\n"
+        "- {info: i, text: '{Q1}'}\n",
+        lists,
+    )
+    assert problems(text) == [problem]
+
+
 def test_date_bound_from_a_text_or_a_date_is_accepted() -> None:
     """Only bounds that can never be a date are refused: an ISO date text bounds like a date."""
     flow = "- {id: T, type: text, text: A}\n- {id: Q1, type: date, text: A, min: T, max: 'today()'}\n"
