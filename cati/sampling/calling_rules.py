@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holidays_lib
 
 from cati.sampling import fieldwork_settings
-from cati.sampling.dispositions import Outcome, default_table, retry_delay
+from cati.sampling.dispositions import Outcome, customise, default_table, retry_delay
 from cati.sampling.regions import STATE_CODES
 
 __all__ = [
@@ -210,6 +210,8 @@ class CallingRules:
         """From a study's settings (missing keys take the defaults for ``purpose``, see
         ``fieldwork_settings.effective``). Raises ValueError for a custom profile without windows."""
         values = fieldwork_settings.effective(purpose, settings)
+        if outcomes is None and (overrides := fieldwork_settings.outcome_overrides(values)):
+            outcomes = customise(overrides)
         profile = values["calling_profile"]
         allow = bool(values.get("allow_sunday_holiday"))
         if profile == "custom":

@@ -164,14 +164,18 @@ def customise(overrides: Mapping[str, Mapping[str, Any]], base: Mapping[str, Out
         unknown = set(changes) - _FIELD_NAMES
         if unknown:
             raise ValueError(f"outcome {code}: unknown field(s) {', '.join(sorted(unknown))}")
+        values = dict(changes)
+        if "aapor" in values and "rate_class" not in values:
+            if not _AAPOR_CODE.match(str(values["aapor"])):
+                raise ValueError(f"outcome {code}: aapor {values['aapor']!r} is not an AAPOR code such as 3.13")
+            values["rate_class"] = rate_class_for(str(values["aapor"]))
         if code in table:
-            values = dict(changes)
-            if "aapor" in values and "rate_class" not in values:
-                values["rate_class"] = rate_class_for(str(values["aapor"]))
+            if "default_delay" in values and table[code].retry_key:
+                raise ValueError(f"outcome {code}: its retry delay is the setting {table[code].retry_key}")
             outcome = replace(table[code], **values)
         else:
             try:
-                outcome = Outcome(**{"code": code, **changes})
+                outcome = Outcome(**{"code": code, **values})
             except TypeError as exc:
                 raise ValueError(f"outcome {code}: {exc}") from None
         _check(outcome)

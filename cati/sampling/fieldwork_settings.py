@@ -156,6 +156,35 @@ def _share(value: str) -> float:
 #: (stored under that key; a cell of the same name keeps meaning the cell's target).
 QUOTA_KEYS: dict[str, Callable[[str], Any]] = {"mode": _choice("hard", "soft", "counter"), "overshoot": _share}
 _QUOTA_KEY = re.compile(r"^quota\.([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$")
+_OUTCOME_KEY = re.compile(r"^outcome\.([a-z][a-z0-9_]{0,31})\.([a-z_]+)$")
+
+
+def _eligible(value: str) -> bool | str:
+    """yes, no or unknown (stored as the word: a stored None means "take the change back")."""
+    if value.strip().lower() in {"unknown", "?"}:
+        return "unknown"
+    return _bool(value)
+
+
+#: What a study may change in its outcome table, ``outcome.<code>.<field>=VALUE`` (an empty value
+#: takes the change back). A new code needs label_de, label_en, aapor and final; it is offered to
+#: interviewers after the default ones. Retry delays of outcomes that have a ``retry.*`` setting
+#: are changed there; ``default_delay`` is the delay of the others.
+OUTCOME_FIELDS: dict[str, Callable[[str], Any]] = {
+    "label_de": _text(80), "label_en": _text(80), "aapor": _text(8), "final": _bool,
+    "default_delay": _int(0, 525_600), "contacted": _bool, "eligible": _eligible, "note_required": _bool,
+    "try_other_number": _bool, "precedence": _int(0, 1000),
+}
+
+
+def outcome_overrides(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{code: {field: value}}`` from a study's ``outcome.<code>.<field>`` settings."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in settings.items():
+        match = _OUTCOME_KEY.match(key)
+        if match and value is not None:
+            overrides.setdefault(match.group(1), {})[match.group(2)] = None if value == "unknown" else value
+    return overrides
 
 
 def defaults(purpose: str) -> dict[str, Any]:
@@ -212,10 +241,21 @@ def parse_changes(
                 except ValueError as exc:
                     raise SettingsError(key, str(exc)) from None
             continue
+        match = _OUTCOME_KEY.match(key)
+        if match:
+            parse = OUTCOME_FIELDS.get(match.group(2))
+            if parse is None:
+                raise SettingsError(key, f"outcomes have no field {match.group(2)!r} to change here "
+                                         f"(fields: {', '.join(OUTCOME_FIELDS)})")
+            try:
+                settings[key] = None if value == "" else parse(value)
+            except ValueError as exc:
+                raise SettingsError(key, str(exc)) from None
+            continue
         setting = _BY_KEY.get(key)
         if setting is None:
             raise SettingsError(key, f"unknown setting; known: status, quota.<quota>.<cell>, quota.<quota>.mode, "
-                                     f"quota.<quota>.overshoot, {', '.join(_BY_KEY)}")
+                                     f"quota.<quota>.overshoot, outcome.<code>.<field>, {', '.join(_BY_KEY)}")
         try:
             settings[key] = setting.parse(value)
         except ValueError as exc:

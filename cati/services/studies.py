@@ -18,6 +18,7 @@ from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import Questionnaire
 from cati.sampling import fieldwork_settings
 from cati.sampling.calling_rules import legal_basis_reason
+from cati.sampling.dispositions import customise
 from cati.sampling.fieldwork_settings import SettingsError
 
 from . import audit, quotas
@@ -165,6 +166,10 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
     if status == StudyStatus.FIELD.value and study.current_version is None:
         problems.append("status: a study needs a questionnaire before fieldwork")
     problems += quotas.mode_problems(questionnaire, values)
+    try:
+        customise(fieldwork_settings.outcome_overrides(effective))
+    except ValueError as exc:
+        problems.append(str(exc))
     if problems:
         raise StudyError(problems)
     if targets:

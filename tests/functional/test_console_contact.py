@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
-from cati.models import AuditEvent, Case, CasePhone, Contact, ContactChange
+from cati.models import Attempt, AuditEvent, Case, CasePhone, Contact, ContactChange
 from cati.services import dnc
+from cati.services.studies import update_settings
 
 from . import test_console_journeys as journeys
 from .conftest import csrf_token
@@ -173,6 +176,23 @@ class TestStartPage:
         dbsession.flush()
         response = ines.post("/console/next", {"csrf_token": csrf_token(ines)})
         assert "Keine Ihrer Studien ist im Feld." in response.follow().text
+
+    def test_the_study_s_own_outcome_table_is_what_the_interviewer_codes(self, console_world, ines, dbsession):
+        update_settings(dbsession, console_world.study, {
+            "outcome.busy.label_de": "Leitung besetzt",
+            "outcome.mailbox_full.label_de": "Mailbox voll", "outcome.mailbox_full.label_en": "Mailbox full",
+            "outcome.mailbox_full.aapor": "3.14", "outcome.mailbox_full.final": "no",
+            "outcome.mailbox_full.default_delay": "180"})
+        dbsession.flush()
+        page = next_case(ines)
+        form_text = page.html.select_one("#outcome-form").text
+        assert "Leitung besetzt" in form_text and "Mailbox voll" in form_text and "Besetzt" not in form_text
+        case = dbsession.get(Case, case_id_of(page))
+        outcome(page, "mailbox_full")
+        reload(dbsession, case)
+        attempt = dbsession.scalar(select(Attempt).where(Attempt.case_id == case.id))
+        assert (attempt.outcome, attempt.aapor, case.state) == ("mailbox_full", "3.14", "ready")
+        assert case.order_key - attempt.ended_at.timestamp() >= dt.timedelta(minutes=180).total_seconds() - 1
 
     def test_other_roles_have_no_console(self, console_world, as_role):
         supervisor = as_role("supervisor")

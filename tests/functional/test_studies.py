@@ -149,6 +149,22 @@ class TestStudyPage:
         dbsession.expire_all()
         assert study.settings["max_attempts"] == 8
 
+    def test_the_study_s_outcome_table_is_shown_and_changed_in_the_settings_form(self, world, ebike_study):
+        _app, page = ebike_study
+        rows = {tr.find("code").text: [td.text for td in tr.find_all("td")]
+                for tr in page.html.select("#outcome-table tbody tr")}
+        assert rows["busy"][1:5] == ["Besetzt", "3.12", "nein", "retry.busy"]
+        assert rows["complete"][1:4] == ["Vollständiges Interview", "1.1", "ja"]
+        form = page.forms["settings-form"]
+        form["changes"] = "outcome.busy.label_de=Leitung besetzt\noutcome.fax.final=no\noutcome.fax.default_delay=600"
+        page = form.submit(status=303).follow()
+        rows = {tr.find("code").text: [td.text for td in tr.find_all("td")]
+                for tr in page.html.select("#outcome-table tbody tr")}
+        assert rows["busy"][1] == "Leitung besetzt" and rows["fax"][3:5] == ["nein", "600 min"]
+        form = page.forms["settings-form"]
+        form["changes"] = "outcome.fax.aapor=5.1"
+        assert "not an AAPOR code" in form.submit(status=422).html.select_one(".problems").text
+
     def test_settings_text_must_be_key_value(self, world, ebike_study):
         _app, page = ebike_study
         form = page.forms["settings-form"]

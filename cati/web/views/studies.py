@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from cati.models import Purpose, Role, StudyStatus, User
 from cati.services import studies as study_service
+from cati.services.scheduler import rules_for
 from cati.services.studies import StudyError
 
 from ..i18n import _
@@ -143,6 +144,7 @@ class StudyViews:
             "candidates": candidates,
             "statuses": [s.value for s in StudyStatus],
             "settings": study_service.describe_settings(study) if (can_manage or can_supervise) else {},
+            "outcomes": list(rules_for(study).outcomes.values()) if (can_manage or can_supervise) else [],
             "settings_text": "",
             "errors": {},
             "problems": [],

@@ -44,3 +44,48 @@ def test_changing_the_legal_basis_blocks_and_releases_cases(dbsession):
                         "C": ("ready", "")}
     update_settings(dbsession, study, {"legal_basis": "none"})
     assert set(states().values()) == {("ready", "")}
+
+
+class TestOutcomeTable:
+    """The outcome table is data a study may change (``outcome.<code>.<field>=VALUE``), through
+    ``cati study set`` and the settings form alike."""
+
+    def test_a_changed_outcome_is_what_the_study_s_rules_use(self, dbsession):
+        from cati.services.scheduler import rules_for
+
+        study = create_study(dbsession, source=SOURCE, source_name="e.yaml")
+        update_settings(dbsession, study, {"outcome.busy.label_de": "Leitung besetzt", "outcome.fax.final": "no",
+                                           "outcome.break_off.default_delay": "30",
+                                           "outcome.not_eligible.eligible": "unknown"})
+        table = rules_for(study).outcomes
+        assert table["busy"].label_de == "Leitung besetzt" and table["busy"].aapor == "3.12"
+        assert table["fax"].final is False and table["break_off"].default_delay == 30
+        assert table["not_eligible"].eligible is None
+        update_settings(dbsession, study, {"outcome.busy.label_de": ""})  # taken back
+        assert rules_for(study).outcomes["busy"].label_de == "Besetzt"
+
+    def test_a_new_outcome_needs_its_fields_and_is_offered_to_interviewers(self, dbsession):
+        from cati.services.console import interviewer_outcomes
+
+        study = create_study(dbsession, source=SOURCE, source_name="e.yaml")
+        with pytest.raises(StudyError, match="outcome mailbox_full"):
+            update_settings(dbsession, study, {"outcome.mailbox_full.label_de": "Mailbox voll"})
+        assert study.settings == {}
+        update_settings(dbsession, study, {
+            "outcome.mailbox_full.label_de": "Mailbox voll", "outcome.mailbox_full.label_en": "Mailbox full",
+            "outcome.mailbox_full.aapor": "3.14", "outcome.mailbox_full.final": "no",
+            "outcome.mailbox_full.default_delay": "180"})
+        [new] = [o for o in interviewer_outcomes(study) if o.code == "mailbox_full"]
+        assert (new.rate_class, new.final, new.default_delay) == ("UH", False, 180)
+
+    @pytest.mark.parametrize(("changes", "message"), [
+        ({"outcome.busy.aapor": "9.99"}, "not an AAPOR code"),
+        ({"outcome.busy.default_delay": "20"}, "retry.busy"),
+        ({"outcome.busy.colour": "red"}, "no field 'colour'"),
+        ({"outcome.busy.final": "perhaps"}, "expected yes or no"),
+    ])
+    def test_bad_changes_are_refused_by_name_and_change_nothing(self, dbsession, changes, message):
+        study = create_study(dbsession, source=SOURCE, source_name="e.yaml")
+        with pytest.raises(StudyError, match=message):
+            update_settings(dbsession, study, changes)
+        assert study.settings == {}
