@@ -4,15 +4,17 @@ audited; SPSS comes as a zip of .sav + .sps; an unchanged study is not exported 
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select, update
 
 from cati.models import AuditEvent, ExportJob, Interview, StudyMember
-from cati.services import export_jobs, testdata
+from cati.services import export_jobs, exports, testdata
 from cati.services.studies import create_study
 
 from .conftest import csrf_token
@@ -231,3 +233,65 @@ class TestDownloads:
         request_file(app, study.slug, "csv", since="2001-01-01", until="2001-01-31")
         job = jobs(dbsession)[-1]
         assert job.status == "done" and job.total == 0
+
+
+class TestFileOptions:
+    """The download form's file options: Excel with a labelled data sheet, CSV for Excel."""
+
+    def test_labelled_excel_has_the_labels_sheet_and_the_plain_one_has_none(self, dbsession, study, as_role):
+        app = as_role("client")
+        page = app.get(f"/portal/{study.slug}/downloads")
+        form = page.forms["export-form"]
+        form["format"] = "xlsx"
+        form["labels"] = True
+        labelled = form.submit(status=303).follow()
+        plain = request_file(app, study.slug, "xlsx").follow()
+        assert len(jobs(dbsession)) == 2  # two files: the labelled one is not the cached plain one
+        variables = {v.name: v for v in exports.build(dbsession, study, exports.Selection()).dataset.variables}
+        book = openpyxl.load_workbook(io.BytesIO(labelled.body))  # not read_only: rows of equal length
+        assert book.sheetnames == ["Daten", "Daten_Labels", "Codebuch", "Info"]
+        codes, labels = (list(book[name].iter_rows(values_only=True)) for name in ("Daten", "Daten_Labels"))
+        assert codes[0] == labels[0] and len(codes) == len(labels) > 1
+        replaced = 0
+        for code_row, label_row in zip(codes[1:], labels[1:], strict=True):
+            for name, code, label in zip(codes[0], code_row, label_row, strict=True):
+                text = variables[name].value_labels.get(code)
+                if text:  # a code with a (non-empty) label
+                    assert label == text != code
+                    replaced += 1
+                else:
+                    assert label == code
+        assert replaced > len(codes)  # many a labelled code in every row, e.g. the disposition
+        assert openpyxl.load_workbook(io.BytesIO(plain.body), read_only=True).sheetnames == [
+            "Daten", "Codebuch", "Info"]
+        requested, downloaded = (dbsession.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                                   .order_by(AuditEvent.id)).all()
+                                 for action in ("export.request", "export.download"))
+        assert [e.details["options"]["labels"] for e in requested] == [True, False]
+        assert [e.details["options"]["labels"] for e in downloaded] == [True, False]
+        listed = app.get(f"/portal/{study.slug}/downloads").html
+        kinds = [row.select("td")[1].text for row in listed.select("#export-jobs tbody tr")]
+        assert kinds[0] == "xlsx" and kinds[1].startswith("xlsx, ") and kinds[1] != "xlsx, "
+
+    def test_csv_for_excel_has_a_bom_and_semicolons(self, dbsession, study, as_role):
+        app = as_role("client")
+        file = request_file(app, study.slug, "csv_excel").follow()
+        job = jobs(dbsession)[-1]
+        assert (job.format, job.options["excel_csv"]) == ("csv", True)
+        with zipfile.ZipFile(io.BytesIO(file.body)) as archive:
+            data = archive.read(f"{study.slug}.csv")
+            codebook = archive.read(f"{study.slug}_codebook.csv")
+        assert data.startswith(b"\xef\xbb\xbfresp_id;") and codebook.startswith(b"\xef\xbb\xbfname;")
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+        assert len(rows) == job.total + 1 and {len(r) for r in rows} == {len(rows[0])} and len(rows[0]) > 10
+        # the plain CSV is another file and stays comma-separated without a BOM
+        plain = request_file(app, study.slug, "csv").follow()
+        with zipfile.ZipFile(io.BytesIO(plain.body)) as archive:
+            assert archive.read(f"{study.slug}.csv").startswith(b"resp_id,")
+        event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "export.download")
+                                  .order_by(AuditEvent.id)).first()
+        assert event.details["format"] == "csv" and event.details["options"]["excel_csv"] is True
+
+    def test_labels_box_stays_ticked_when_the_form_is_refused(self, study, as_role):
+        page = request_file(as_role("client"), study.slug, "xlsx", status=422, labels="1", since="gestern")
+        assert page.html.select_one("#export-form-labels").has_attr("checked")

@@ -46,6 +46,7 @@ FORMAT_LABELS = {
     "zsav": _("SPSS compressed (.zsav + .sps, zip)"),
     "xlsx": _("Excel (.xlsx)"),
     "csv": _("CSV (data, codebook, value labels; zip)"),
+    "csv_excel": _("CSV for Excel (semicolon, decimal comma, byte-order mark; zip)"),
     "sss": _("Triple-S (.sss + data; zip)"),
 }
 GROUP_LABELS = {
@@ -60,6 +61,13 @@ STATUS_LABELS = {
     "done": _("ready"),
     "failed": _("failed"),
     "expired": _("replaced"),
+}
+#: The form's choice for the CSV variant for Excel: format ``csv`` with ``excel_csv``.
+CSV_EXCEL = "csv_excel"
+#: How the list of files names a job's file options.
+FILE_OPTION_LABELS = {
+    "labels": _("with value labels"),
+    "excel_csv": _("for Excel"),
 }
 #: Seconds between automatic reloads of the downloads page while a job is waiting or running.
 REFRESH_SECONDS = 3
@@ -156,8 +164,10 @@ class PortalViews:
             "statuses": {code: self.translate(text) for code, text in STATUS_LABELS.items()},
             "refresh_seconds": REFRESH_SECONDS if pending else None,
             "describe": self.describe,
-            "values": {"format": "sav", "include": ["complete"], "since": "", "until": ""},
-            "contact_values": {"format": "xlsx", "include": ["complete"], "since": "", "until": ""},
+            "file_kind": self.file_kind,
+            "values": {"format": "sav", "include": ["complete"], "since": "", "until": "", "labels": False},
+            "contact_values": {"format": "xlsx", "include": ["complete"], "since": "", "until": "",
+                               "labels": False},
             "errors": [],
             "problem_form": None,
         }
@@ -177,6 +187,12 @@ class PortalViews:
             text = f"{text}; {period}"
         return text
 
+    def file_kind(self, job: Any) -> str:
+        """The job's format and the file options it was written with (``xlsx, with value labels``)."""
+        options = export_jobs.job_file_options(job).to_json()
+        return ", ".join([job.format, *(self.translate(text) for key, text in FILE_OPTION_LABELS.items()
+                                        if options[key])])
+
     @view_config(route_name="portal.downloads", request_method="GET", renderer="portal/downloads.jinja2",
                  permission=P.STUDY_EXPORT)
     def downloads(self) -> dict[str, Any]:
@@ -185,7 +201,8 @@ class PortalViews:
     def _form(self) -> tuple[dict[str, Any], list[str], exports.Selection | None]:
         post = self.request.POST
         values = {"format": post.get("format", ""), "include": post.getall("include"),
-                  "since": post.get("since", "").strip(), "until": post.get("until", "").strip()}
+                  "since": post.get("since", "").strip(), "until": post.get("until", "").strip(),
+                  "labels": bool(post.get("labels"))}
         errors: list[str] = []
         if values["format"] not in FORMAT_LABELS:
             errors.append(self.translate(_("Please choose a file format.")))
@@ -219,10 +236,13 @@ class PortalViews:
             key = "contact_values" if contacts else "values"
             return self.downloads_page(422, errors=errors, problem_form=form, **{key: values})
         settings = request.registry.settings
+        excel_csv = values["format"] == CSV_EXCEL
         job, _cached = export_jobs.request_export(
-            request.dbsession, self.study, values["format"], selection, user_id=request.identity.id,
-            directory=export_jobs.export_dir(settings), language="en" if request.locale_name == "en" else "de",
-            contacts=contacts, inline_rows=settings.get("cati.export_inline_rows", export_jobs.DEFAULT_INLINE_ROWS),
+            request.dbsession, self.study, "csv" if excel_csv else values["format"], selection,
+            user_id=request.identity.id, directory=export_jobs.export_dir(settings),
+            language="en" if request.locale_name == "en" else "de", contacts=contacts,
+            file_options=exports.FileOptions(labels=values["labels"], excel_csv=excel_csv),
+            inline_rows=settings.get("cati.export_inline_rows", export_jobs.DEFAULT_INLINE_ROWS),
             inline_cells=settings.get("cati.export_inline_cells", export_jobs.INLINE_CELLS))
         if job.status == "done":
             # Ready (built just now, or unchanged since an earlier request): straight to the file.
