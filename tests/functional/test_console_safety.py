@@ -79,6 +79,24 @@ class TestSecondWindow:
         assert answers == 1
 
 
+    def test_digits_python_reads_but_ids_are_not_made_of_are_refused_not_a_crash(self, console_world, ines,
+                                                                                      dbsession):
+        """``"²".isdigit()`` is true and ``int("²")`` raises: such a revision, grid row, phone
+        position or confirmed check index was a 500."""
+        page = answer(start(next_case(ines)))
+        form = page.forms["answer-form"]
+        form["value"] = "1"
+        form["revision"] = "²"
+        response = form.submit(status=303)  # a revision that cannot be one: treated as stale
+        assert screen_key(response.follow()) == "Q1"
+        url = page.request.path
+        for field in ("row-²", "phone-²", "confirm"):
+            ines.post(f"{url}/answer", {"csrf_token": csrf_token(ines), "key": "Q1", "type": "grid",
+                                        field: "²", "revision": "x"}, status=(303, 422))
+        interview = interview_of(dbsession, dbsession.get(Case, case_id_of(page)))
+        assert "Q1" not in interview.state["answers"]
+
+
 class TestOtherPeople:
     def test_second_interviewer_is_refused(self, console_world, ines, browser, dbsession):
         page = answer(start(next_case(ines)))

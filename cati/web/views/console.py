@@ -45,6 +45,7 @@ from cati.services.scheduler import OutcomeError, heartbeat, interviewer_studies
 
 from ..i18n import _
 from ..rendering import DISPLAY_TIMEZONE
+from ..resources import parse_id
 from ..security import Permission
 from .console_forms import Entered, entered_from_existing, parse_submission
 
@@ -314,7 +315,7 @@ class CaseViews:
 
     def revision(self) -> int | None:
         raw = self.request.POST.get("revision", "")
-        return int(raw) if raw.isdigit() else None
+        return parse_id(raw) if raw else None
 
     def interview(self) -> Interview | None:
         return console.interview_of(self.session, self.case)
@@ -593,7 +594,7 @@ class CaseViews:
                 errors[exc.field] = error_message(request, exc.field, exc.reason)
         if not errors:
             salt, _timeout = settings_of(request)
-            position = int(form["phone_position"]) if form["phone_position"].isdigit() else 1
+            position = parse_id(form["phone_position"]) or 1
             try:
                 console.record_call_outcome(self.session, self.case, self.user, code, note=form["note"].strip(),
                                             appointment_at=appointment_at, phone_position=position,
@@ -626,8 +627,8 @@ class CaseViews:
         if not self.mine:
             return self.unavailable()
         post = self.request.POST
-        phones = {int(name[len("phone-"):]): value for name, value in post.items()
-                  if name.startswith("phone-") and name[len("phone-"):].isdigit()}
+        phones = {position: value for name, value in post.items()
+                  if name.startswith("phone-") and (position := parse_id(name[len("phone-"):])) is not None}
         salt, _timeout = settings_of(self.request)
         try:
             changes = console.correct_contact(self.session, self.case, self.user, name=post.get("name"),

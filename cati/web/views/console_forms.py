@@ -16,6 +16,8 @@ from typing import Any
 from cati.questionnaires.engine import Screen
 from cati.questionnaires.render import format_number
 
+from ..resources import parse_id
+
 SPECIALS = ("DK", "REF", "NA")
 
 
@@ -72,8 +74,8 @@ def _confirmed(raw: str) -> tuple[int, ...]:
     out = []
     for part in raw.split(","):
         part = part.strip()
-        if part.isdigit():
-            out.append(int(part))
+        if (number := parse_id(part)) is not None:
+            out.append(number)
     return tuple(out)
 
 
@@ -91,9 +93,8 @@ def parse_submission(kind: str, post: Any) -> Submission:
     if kind == "grid":
         rows = {}
         for name, raw in post.items():
-            code = name[len("row-"):]
-            if name.startswith("row-") and code.isdigit() and raw:
-                rows[int(code)] = raw
+            if name.startswith("row-") and raw and (code := parse_id(name[len("row-"):])) is not None:
+                rows[code] = raw
         entered.rows = dict(rows)
         value = rows
     elif special is not None:
