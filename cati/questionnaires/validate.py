@@ -35,6 +35,7 @@ _MESSAGES = {
         "integer": "Bitte eine ganze Zahl erfassen.",
         "max_length": "Höchstens {n} Bytes erlaubt (Umlaute zählen doppelt).",
         "option": "{code} ist hier keine Antwortmöglichkeit.",
+        "row": "{code} ist keine Zeile dieser Frage.",
         "special": "{name} ist bei dieser Frage nicht erlaubt.",
         "exclusive": "„{label}“ kann nicht mit anderen Antworten kombiniert werden.",
         "min_choices": "Bitte mindestens {n} Antworten wählen.",
@@ -56,6 +57,7 @@ _MESSAGES = {
         "integer": "Enter a whole number.",
         "max_length": "At most {n} bytes are allowed.",
         "option": "{code} is not an option here.",
+        "row": "{code} is not a row of this question.",
         "special": "{name} is not allowed for this question.",
         "exclusive": "“{label}” cannot be combined with other answers.",
         "min_choices": "Choose at least {n} answers.",
@@ -331,12 +333,18 @@ class AnswerValidator:
             return {}
         by_code: dict[int, Any] = {}
         keys = {row_key(q, self.key, row.code): row.code for row in q.rows}
+        codes = set(keys.values())
         for given_key, row_value in given.items():
             code = keys.get(given_key) if isinstance(given_key, str) else None
             try:
-                by_code[code if code is not None else _to_int(given_key)] = row_value
+                code = code if code is not None else _to_int(given_key)
             except _Refused:
+                code = None
+            if code not in codes:
+                if not _is_empty(row_value):  # an answer for a row the grid does not have is not dropped silently
+                    self.refuse(self.key, "row", code=given_key)
                 continue
+            by_code[code] = row_value
         options = self.visible_options(q.options)
         result: dict[str, Any] = {}
         for row in rows:

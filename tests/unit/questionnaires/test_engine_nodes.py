@@ -265,6 +265,11 @@ def test_grid_is_one_screen_with_visible_rows_and_one_variable_per_row():
     assert [(r.code, r.key, r.label) for r in screen.rows] == [(1, "G_1", "Beratung"), (2, "G_2", "Lieferung")]
     refused(engine.answer(state, "G", {1: 1}), "row_required")
     refused(engine.answer(state, "G", {1: 1, 2: 5}), "option")
+    result = refused(engine.answer(state, "G", {1: 1, 2: 2, 7: 1}), "row")  # no row 7: not dropped silently
+    assert result.errors[0].message == "7 ist keine Zeile dieser Frage."
+    refused(engine.answer(state, "G", {1: 1, 2: 2, "G_x": 1}), "row")
+    assert engine.answer(state, "G", {1: 1, 2: 2, 7: None}).accepted  # an empty unknown row is no answer
+    engine.back(state, "G")
     assert engine.answer(state, "G", {"G_1": 1, 2: "DK"}).accepted
     assert engine.path(state) == ["G"]
     row = engine.export_row(state)
