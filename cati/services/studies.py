@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from cati.models import Purpose, QuestionnaireVersion, Role, Study, StudyMember, StudyStatus, User
@@ -242,7 +242,8 @@ def studies_visible_to(user: User) -> Select[tuple[Study]]:
     if user.role in (Role.ADMIN, Role.RESEARCHER):
         return query
     if user.role == Role.CLIENT:
-        return query.where(Study.client_id == user.client_id)
+        # "client_id = NULL" would be "IS NULL": every study without a client
+        return query.where(Study.client_id == user.client_id) if user.client_id is not None else query.where(false())
     return query.join(StudyMember, StudyMember.study_id == Study.id).where(StudyMember.user_id == user.id)
 
 

@@ -89,3 +89,15 @@ class TestOutcomeTable:
         with pytest.raises(StudyError, match=message):
             update_settings(dbsession, study, changes)
         assert study.settings == {}
+
+
+def test_a_client_account_without_an_organisation_sees_no_study(dbsession):
+    """Not even the studies without a client: ``client_id = NULL`` must not become ``IS NULL``."""
+    from cati.models import User
+    from cati.services.studies import studies_visible_to
+
+    create_study(dbsession, source=SOURCE, source_name="e.yaml")  # no client
+    orphan = User(username="ohne_firma", role="client", password_hash="x", display_name="Ohne Firma", code="K0000001")
+    dbsession.add(orphan)
+    dbsession.flush()
+    assert dbsession.scalars(studies_visible_to(orphan)).all() == []
