@@ -112,6 +112,10 @@ class TestDashboard:
         page = app.get(url(study, "dashboard?hours=6"))
         live_url = page.html.select_one("#dashboard")["data-refresh-url"]
         assert live_url.endswith(f"/studies/{study.slug}/dashboard/live?hours=6")
+        # Without JavaScript: the Refresh link reloads the page as it is; the script's notes stay hidden.
+        assert page.html.select_one("#dashboard > .hint > a")["href"].endswith("/dashboard?hours=6")
+        notes = page.html.select("#dashboard .sv-live, #dashboard .sv-live-failed")
+        assert len(notes) == 2 and all(note.has_attr("hidden") for note in notes)
         # Every live part of the page has its id, and the fragment has the same parts, no layout.
         page_ids = [el["id"] for el in page.html.select("[data-live]")]
         assert page_ids == ["dashboard-as-of", "dashboard-kpis", "dashboard-charts", "dashboard-rates",
