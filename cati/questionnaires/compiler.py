@@ -389,16 +389,18 @@ class _Compiler:
                 return None
         parts: dict[str, model.Template] = {}
         for lang, src in strings.items():
-            if value_label and len(src.text.encode()) > MAX_VALUE_LABEL_BYTES:
-                self.error(
-                    src.pos,
-                    f"{what}: value label is {len(src.text.encode())} bytes ({lang}); SPSS keeps only "
-                    f"{MAX_VALUE_LABEL_BYTES}",
-                )
+            if value_label:
+                self.value_label(src.pos, what, src.text, f" ({lang})")
             parts[lang] = self.template(
                 src, what, scope_check=scope_check, allow_self=allow_self, only_loop_fills=only_loop_fills
             )
         return model.Text(raw={lang: src.text for lang, src in strings.items()}, parts=parts)
+
+    def value_label(self, pos: Pos, what: str, text: str, where: str = "") -> None:
+        """§9: a value label longer than SPSS keeps is refused, not truncated silently."""
+        size = len(text.encode())
+        if size > MAX_VALUE_LABEL_BYTES:
+            self.error(pos, f"{what}: value label is {size} bytes{where}; SPSS keeps only {MAX_VALUE_LABEL_BYTES}")
 
     def template(
         self,
@@ -625,6 +627,7 @@ class _Compiler:
                 self.error(where, f"dispositions.{name}: code {code} is already used by {codes[code]}")
                 continue
             codes[code] = name
+            self.value_label(fields.key_at(name), f"dispositions.{name}", name)  # the name labels `disposition`
             self.dispositions[name] = model.Disposition(name, code, aapor)
         if "COMPLETE" not in fields:
             self.error(fields.pos, "dispositions: COMPLETE is required (e.g. 'COMPLETE: 1')")
@@ -716,6 +719,7 @@ class _Compiler:
                 if cell["id"] in seen:
                     self.error(pos, f"quota {quota_id}: cell {cell['id']!r} is defined twice")
                 seen.add(cell["id"])
+                self.value_label(cell.at("id"), f"quota {quota_id} cell", cell["id"])  # it labels quota_<id>
 
     # ------------------------------------------------------------------ options
 

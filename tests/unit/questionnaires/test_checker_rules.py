@@ -449,6 +449,19 @@ CASES = [
         "C: decimals do not apply to a date value",
     ),
     (
+        "quota cell id is a value label of quota_<id>",
+        doc(
+            "- quota: qa\n",
+            f"quotas:\n  - {{id: qa, on_full: SO, cells: [{{id: »{'c' * 121}, if: 'true', target: 1}}]}}\n",
+        ),
+        "quota qa cell: value label is 121 bytes; SPSS keeps only 120",
+    ),
+    (
+        "disposition name is a value label of disposition",
+        HEADER.replace("  SO:", f"  »S{'O' * 120}:") + "flow:\n- {info: i, text: x}\n",
+        f"dispositions.S{'O' * 120}: value label is 121 bytes; SPSS keeps only 120",
+    ),
+    (
         "quota never assigned",
         doc("- {info: i, text: x}\n", "quotas:\n  - {id: »qa, on_full: SO, cells: [{id: a, if: 'true', target: 1}]}\n"),
         "quota 'qa' is never assigned: add '- quota: qa' to the flow",
