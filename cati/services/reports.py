@@ -1,7 +1,10 @@
 """The dispositions report for the client: one row per case with its reference, attempts, last
-call, current disposition (outcome and AAPOR code) and the pseudonymous code of the interviewer
+outcome, current disposition (outcome and AAPOR code) and the pseudonymous code of the interviewer
 of the last call. No contact data: the reference is the only way back to a person, and it is the
-client's own.
+client's own. No time of the last call either: the client's data file carries each interview's
+start and end time and interviewer code, and with the call's time beside the reference the two
+files joined would put the client's own customer numbers on the answers (professional anonymity,
+see domain notes).
 
 Rows are read in reference order in batches through the unique index (study_id, ref) - keyset
 pagination, constant memory - and written straight into a file (CSV or XLSX with openpyxl's
@@ -36,8 +39,8 @@ from .fieldwork import eligibility_estimate
 
 __all__ = ["COLUMNS", "FORMATS", "ReportError", "disposition_rows", "dispositions_report", "write_csv", "write_xlsx"]
 
-COLUMNS = ("reference", "attempts", "last_outcome", "last_call", "disposition", "disposition_label", "aapor",
-           "status", "interviewer")
+COLUMNS = ("reference", "attempts", "last_outcome", "disposition", "disposition_label", "aapor", "status",
+           "interviewer")
 FORMATS = {"csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 BATCH = 5000
@@ -56,7 +59,6 @@ class DispositionRow:
     reference: str
     attempts: int
     last_outcome: str
-    last_call: dt.datetime | None
     disposition: str
     disposition_label: str
     aapor: str
@@ -64,8 +66,8 @@ class DispositionRow:
     interviewer: str
 
     def values(self) -> tuple[Any, ...]:
-        return (self.reference, self.attempts, self.last_outcome, self.last_call, self.disposition,
-                self.disposition_label, self.aapor, self.status, self.interviewer)
+        return (self.reference, self.attempts, self.last_outcome, self.disposition, self.disposition_label,
+                self.aapor, self.status, self.interviewer)
 
 
 def case_count(session: Session, study: Study) -> int:
@@ -75,15 +77,14 @@ def case_count(session: Session, study: Study) -> int:
 
 
 def disposition_rows(session: Session, study: Study, *, labels: Mapping[str, str] | None = None,
-                     tz: str = "Europe/Berlin", batch: int = BATCH) -> Iterator[DispositionRow]:
+                     batch: int = BATCH) -> Iterator[DispositionRow]:
     """Every (non-test) case of the study, by reference."""
     labels = labels or {}
-    zone = ZoneInfo(tz)
     last_attempt = (select(func.max(Attempt.id)).where(Attempt.case_id == Case.id).correlate(Case)
                     .scalar_subquery())
     base = (
         select(Case.ref, Case.attempts, Case.outcome, Case.aapor, Case.state, Attempt.outcome.label("last_outcome"),
-               Attempt.started_at, User.code)
+               User.code)
         .outerjoin(Attempt, Attempt.id == last_attempt)
         .outerjoin(User, User.id == Attempt.user_id)
         .where(Case.study_id == study.id, Case.is_test.is_(False))
@@ -97,7 +98,6 @@ def disposition_rows(session: Session, study: Study, *, labels: Mapping[str, str
         for r in rows:
             yield DispositionRow(
                 reference=r.ref, attempts=r.attempts, last_outcome=r.last_outcome or "",
-                last_call=r.started_at.astimezone(zone) if r.started_at else None,
                 disposition=r.outcome, disposition_label=labels.get(r.outcome, "") if r.outcome else "",
                 aapor=r.aapor, status="final" if r.state == "final" else "temporary", interviewer=r.code or "")
         if len(rows) < batch:
@@ -111,23 +111,20 @@ def _safe_text(value: str) -> str:
 
 
 def write_csv(rows: Iterator[DispositionRow], fh: IO[str]) -> int:
-    """CSV (RFC 4180, comma, header row); times as ISO 8601 with their offset. Returns the rows."""
+    """CSV (RFC 4180, comma, header row). Returns the rows."""
     writer = csv.writer(fh, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     count = 0
     for row in rows:
         values = row.values()
-        writer.writerow([
-            _safe_text(v) if isinstance(v, str) else (v.isoformat(timespec="seconds") if isinstance(v, dt.datetime)
-                                                      else v)
-            for v in values])
+        writer.writerow([_safe_text(v) if isinstance(v, str) else v for v in values])
         count += 1
     return count
 
 
 def write_xlsx(rows: Iterator[DispositionRow], fh: IO[bytes], *, info: Mapping[str, Any], max_rows: int = MAX_XLSX_ROWS
                ) -> int:
-    """XLSX with a frozen header row and an Info sheet; times as local Excel dates. Returns the rows."""
+    """XLSX with a frozen header row and an Info sheet. Returns the rows."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Dispositions")
     sheet.freeze_panes = "A2"
@@ -146,13 +143,9 @@ def write_xlsx(rows: Iterator[DispositionRow], fh: IO[bytes], *, info: Mapping[s
             raise ReportError(f"more than {max_rows:,} cases do not fit into one Excel sheet; download the CSV")
         cells = []
         for value in row.values():
-            if isinstance(value, dt.datetime):
-                cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            else:
-                cell = WriteOnlyCell(sheet, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # never a formula, whatever the reference says
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the reference says
             cells.append(cell)
         sheet.append(cells)
     info_sheet = workbook.create_sheet("Info")
@@ -203,7 +196,7 @@ def dispositions_report(session: Session, study: Study, fmt: str, *, labels: Map
     expected = case_count(session, study)
     if fmt == "xlsx" and expected > MAX_XLSX_ROWS:
         raise ReportError(f"{expected:,} cases do not fit into one Excel sheet; download the CSV")
-    rows = disposition_rows(session, study, labels=labels, tz=tz)
+    rows = disposition_rows(session, study, labels=labels)
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned open
     if fmt == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
