@@ -160,7 +160,7 @@ class TestStudyPage:
         page = form.submit(status=303).follow()
         rows = {tr.find("code").text: [td.text for td in tr.find_all("td")]
                 for tr in page.html.select("#outcome-table tbody tr")}
-        assert rows["busy"][1] == "Leitung besetzt" and rows["fax"][3:5] == ["nein", "600 min"]
+        assert rows["busy"][1] == "Leitung besetzt" and rows["fax"][3:5] == ["nein", "600 Min."]
         form = page.forms["settings-form"]
         form["changes"] = "outcome.fax.aapor=5.1"
         assert "not an AAPOR code" in form.submit(status=422).html.select_one(".problems").text
