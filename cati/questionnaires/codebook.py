@@ -154,7 +154,8 @@ def _nodes(
         elif isinstance(node, model.Block):
             inner = it.when(_src(node.show_if))
             if node.randomize:
-                width = max(1, sum(len(child.id) for child in node.body) + len(node.body) - 1)
+                ids = [child.id for child in node.body if model.named(child.id)]
+                width = max(1, sum(map(len, ids)) + len(ids) - 1)
                 out.append(
                     model.ExportVariable(
                         name=f"{node.id}_ord{inner.suffix}",

@@ -815,7 +815,7 @@ class _Export:
         if key is None or key not in self.state.on_route:
             return None
         order = self.state.orders.get(key)
-        return None if order is None else ",".join(str(item) for item in order)
+        return None if order is None else ",".join(str(item) for item in order if model.named(item))
 
     def quota(self, variable: model.ExportVariable) -> int | None:
         quota_id = variable.answer_key or variable.name.removeprefix("quota_")

@@ -204,6 +204,12 @@ class End(Node):
     text: Text | None = None
 
 
+def named(node_id: object) -> bool:
+    """False for the internal ids of ends and quota checkpoints (``end:3``, ``quota:q``): the file
+    gives those nodes no id, so a block's exported order (§8: its children's ids) leaves them out."""
+    return not (isinstance(node_id, str) and ":" in node_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Disposition:
     name: str

@@ -375,6 +375,29 @@ def test_block_rotation_order_is_stored_and_exported():
     assert len(seen) == 3
 
 
+def test_block_order_exports_only_the_ids_of_the_file():
+    """Ends and quota checkpoints in a randomised block have no id in the file: the exported
+    order (and its width) leaves out their internal ids (end:1, quota:q)."""
+    engine = engine_for(
+        """\
+- block: blk
+  randomize: shuffle
+  body:
+    - {id: B1, type: text, text: b}
+    - {end: SO, if: "false"}
+    - quota: q
+    - {id: B2, type: text, text: b}
+""",
+        "quotas: [{id: q, on_full: QF, cells: [{id: a, if: 'true', target: null}]}]\n",
+    )
+    state, _ = run(engine, {"B1": "x", "B2": "y"}, seed=3)
+    assert sorted(state.orders["blk"]) == ["B1", "B2", "end:1", "quota:q"]
+    exported = engine.export_row(state)["blk_ord"]
+    assert sorted(exported.split(",")) == ["B1", "B2"]
+    variable = next(v for v in engine.codebook() if v.name == "blk_ord")
+    assert variable.spss_format == "A5" and len(exported) == 5
+
+
 def test_grid_row_order_is_stored():
     engine = engine_for("""\
 - {id: G, type: grid, randomize_rows: shuffle, text: g, rows: [{code: 1, de: a}, {code: 2, de: b}, {code: 3, de: c}],
