@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--to", dest="until", type=_day, metavar="YYYY-MM-DD",
                         help="only interviews that ended on or before this day (Europe/Berlin)")
     parser.add_argument("--language", choices=("de", "en"), default="de", help="of the sheets and notes")
+    parser.add_argument("--labels", action="store_true",
+                        help="xlsx: add the data sheet with value labels instead of codes (Daten_Labels)")
+    parser.add_argument("--excel-csv", action="store_true",
+                        help="csv: for Excel (semicolon, decimal comma, byte-order mark)")
     parser.add_argument("--contacts", action="store_true",
                         help="the contact export: respondent id, contact data and personal variables only")
     parser.set_defaults(func=lambda args: run(_export, args))
@@ -85,6 +89,11 @@ def _export(args: argparse.Namespace) -> int:
     from cati.services.export_jobs import reader
     from cati.services.studies import get_study
 
+    if args.labels and args.format != "xlsx":
+        raise CommandError("--labels is for --format xlsx", 2)
+    if args.excel_csv and args.format != "csv":
+        raise CommandError("--excel-csv is for --format csv", 2)
+    file_options = exports.FileOptions(labels=args.labels, excel_csv=args.excel_csv)
     include = ",".join(args.include)
     try:
         selection = exports.Selection.parse_include(include, since=args.since, until=args.until)
@@ -101,7 +110,7 @@ def _export(args: argparse.Namespace) -> int:
             try:
                 built = exports.build(read, study, selection, contacts=args.contacts, language=args.language,
                                       progress=progress)
-                paths = write(built.dataset, args.format, target)
+                paths = write(built.dataset, args.format, target, **file_options.writer_options(args.format))
             except ExportError as exc:
                 raise CommandError(f"{args.slug}: {exc}") from None
             except OSError as exc:
@@ -112,6 +121,7 @@ def _export(args: argparse.Namespace) -> int:
         audit.record(env.session, "export.contacts_download" if args.contacts else "export.download",
                      study_id=study_id, target=f"study:{args.slug}",
                      details=exports.audit_details(args.format, selection, contacts=args.contacts, via="cli",
+                                                   file_options=file_options,
                                                    file=str(paths[0]), rows=rows, language=args.language))
     for path in paths:
         print(path)

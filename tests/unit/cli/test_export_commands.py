@@ -104,6 +104,26 @@ def test_groups_and_period(ini, study, engine, tmp_path, capsys):
     assert "0 interviews exported" in capsys.readouterr().out
 
 
+def test_labelled_excel_and_csv_for_excel(ini, study, engine, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    assert main(["testdata", study, "--count", "5", "--seed", "3", "-c", ini]) == 0
+    assert main(["export", study, "--format", "xlsx", "--labels", "-o", str(tmp_path / "mit.xlsx"), "--include",
+                 "complete,test", "-c", ini]) == 0
+    assert main(["export", study, "--format", "xlsx", "-o", str(tmp_path / "ohne.xlsx"), "--include",
+                 "complete,test", "-c", ini]) == 0
+    assert "Daten_Labels" in load_workbook(tmp_path / "mit.xlsx", read_only=True).sheetnames
+    assert "Daten_Labels" not in load_workbook(tmp_path / "ohne.xlsx", read_only=True).sheetnames
+    assert main(["export", study, "--format", "csv", "--excel-csv", "-o", str(tmp_path / "excel.csv"), "--include",
+                 "complete,test", "-c", ini]) == 0
+    data = (tmp_path / "excel.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b";" in data.splitlines()[0]
+    with Session(engine) as session:
+        options = [e.details["options"] for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export.download").order_by(AuditEvent.id))]
+    assert [(o["labels"], o["excel_csv"]) for o in options] == [(True, False), (False, False), (False, True)]
+
+
 def test_contact_export(ini, study, engine, tmp_path, capsys):
     assert main(["testdata", study, "--count", "5", "--seed", "1", "-c", ini]) == 0
     assert main(["export", study, "--format", "csv", "-o", str(tmp_path / "kontakte.csv"), "--include",
@@ -122,6 +142,8 @@ def test_contact_export(ini, study, engine, tmp_path, capsys):
     (["export", SLUG, "--format", "sav", "-o", "{tmp}", "--include", "complete,nope"], 2, "'nope' is not one of"),
     (["export", SLUG, "--format", "sav", "-o", "{tmp}", "--from", "gestern"], 2, "not a date"),
     (["export", SLUG, "--format", "sav"], 2, "-o"),
+    (["export", SLUG, "--format", "sav", "-o", "{tmp}", "--labels"], 2, "--labels is for --format xlsx"),
+    (["export", SLUG, "--format", "xlsx", "-o", "{tmp}", "--excel-csv"], 2, "--excel-csv is for --format csv"),
     (["export", SLUG, "--format", "sav", "-o", "{tmp}/missing/x.sav"], 1, "folder not found"),
     (["export", SLUG, "--format", "sav", "-o", "{tmp}/newdir/"], 1, "newdir: folder not found"),
     (["export", SLUG, "--format", "sav", "-o", "{tmp}", "--from", "2026-03-02", "--to", "2026-03-01"], 2,
