@@ -129,7 +129,8 @@ def _to_int(value: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    digits = value.strip().lstrip("-") if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit():  # not isdigit() alone: '²' is a digit that int() refuses
         return int(value.strip())
     raise _Refused("type", value=value)
 

@@ -77,7 +77,10 @@ def test_single_accepts_an_option_and_completes():
 
 @pytest.mark.parametrize(
     ("value", "check"),
-    [(3, "option"), (7, "option"), ("x", "type"), (None, "required"), ("REF", "special"), (True, "type")],
+    [
+        *[(3, "option"), (7, "option"), ("x", "type"), (None, "required"), ("REF", "special"), (True, "type")],
+        *[("²", "type"), ("-¹", "type"), ("٢", "type")],  # Unicode digits: int('²') raised ValueError
+    ],
 )
 def test_single_refuses(value, check):
     engine = engine_for(SINGLE)
@@ -129,6 +132,7 @@ def test_multi_stores_codes_in_option_order_and_exports_dichotomies():
         ([], "required"),
         ([5], "option"),
         (["REF"], "special"),
+        (["¹"], "type"),
     ],
 )
 def test_multi_refuses(value, check):

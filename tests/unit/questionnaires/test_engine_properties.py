@@ -29,7 +29,7 @@ arbitrary_values = st.recursive(
     | st.integers(-(10**12), 10**12)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=40)
-    | st.sampled_from(["DK", "REF", "NA", "", " ", "2025-02-30", "12,5", "1e400"]),
+    | st.sampled_from(["DK", "REF", "NA", "", " ", "2025-02-30", "12,5", "1e400", "²", "-¹", "٣"]),
     lambda inner: (
         st.lists(inner, max_size=5) | st.dictionaries(st.integers(-2, 200) | st.text(max_size=5), inner, max_size=6)
     ),
