@@ -204,10 +204,12 @@ def _erase(args: argparse.Namespace) -> int:
 def _read_map(path: Path | None) -> dict[str, str] | None:
     if path is None:
         return None
-    data = read_yaml_mapping(path)
-    if not data or not all(isinstance(v, str) for v in data.values()):
-        raise CommandError(f"{path}: expected a mapping of file column names to our column names")
-    return data
+    from cati.sampling.reader import column_map
+
+    try:
+        return column_map(read_yaml_mapping(path), str(path))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -596,18 +596,27 @@ class _Validator:
 # --------------------------------------------------------------------------- entry point
 
 
-def parse_column_map(text: str) -> dict[str, str]:
+def parse_column_map(text: str, source: str) -> dict[str, str]:
     """A column mapping file (``--map MAP.yaml``, or uploaded beside a sample): YAML mapping file
-    column names to ours, e.g. ``Telefon: phone``. ValueError says what is wrong with it."""
-    import yaml
+    column names to ours, e.g. ``Telefon: phone``, read by the questionnaires' YAML rules (a
+    column given twice is an error). ValueError says what is wrong, as ``FILE:LINE:COL: ...``
+    where it can."""
+    from cati.questionnaires.errors import QuestionnaireError
+    from cati.questionnaires.yamlload import load_data
 
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not YAML: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise ValueError("expected a mapping of file column names to our column names, e.g. 'Telefon: phone'")
-    return data
+        data = load_data(text, source, mapping=True)
+    except QuestionnaireError as exc:
+        raise ValueError("\n".join(str(p) for p in exc.problems)) from None
+    return column_map(data, source)
+
+
+def column_map(data: object, source: str) -> dict[str, str]:
+    """``data`` read from a column mapping file, checked: file column names to our names."""
+    if not isinstance(data, dict) or not data or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError(f"{source}: expected a mapping of file column names to our column names, "
+                         "e.g. 'Telefon: phone'")
+    return {str(k): v for k, v in data.items()}
 
 
 def read_sample(

@@ -101,7 +101,9 @@ class TestUpload:
     def test_a_broken_mapping_is_refused_by_name(self, study, as_role, dbsession):
         app = as_role("researcher")
         page = upload(app, study, GOOD.encode(), status=422, mapping="- nur\n- eine Liste\n")
-        assert "map.yaml: expected a mapping" in page.html.select_one(".problems").text
+        assert "map.yaml:1:1: expected a mapping" in page.html.select_one(".problems").text
+        page = upload(app, study, GOOD.encode(), status=422, mapping="Telefon: phone\nTelefon: phone2\n")
+        assert "map.yaml:2:1:" in page.html.select_one(".problems").text  # a column given twice
         assert cases_of(dbsession, study) == 0
 
     def test_an_excel_file_is_imported(self, study, as_role, dbsession):

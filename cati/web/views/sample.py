@@ -91,10 +91,12 @@ class SampleViews:
             data = map_upload.file.read(MAX_MAP_BYTES + 1)
             try:
                 if len(data) > MAX_MAP_BYTES:
-                    raise ValueError("larger than 64 KB; is it really a column mapping?")
-                mapping = parse_column_map(data.decode("utf-8-sig"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                return self.refused([f"{map_name}: {exc}"], form)
+                    raise ValueError(f"{map_name}: larger than 64 KB; is it really a column mapping?")
+                mapping = parse_column_map(data.decode("utf-8-sig"), map_name)
+            except UnicodeDecodeError:
+                return self.refused([f"{map_name}: not UTF-8 text"], form)
+            except ValueError as exc:
+                return self.refused(str(exc).splitlines(), form)
         name = _upload_name(upload, "sample.csv")
         report = import_sample(request.dbsession, self.study, upload.file, filename=name, mapping=mapping,
                                default_region=form["default_region"], skip_invalid=form["skip_invalid"],
