@@ -320,6 +320,8 @@ def normalise_phone(raw: str, default_region: str = "DE") -> Phone:
             ntype = classify(national) if classify is not None else phonenumbers.number_type(number)
             if ntype != PhoneNumberType.UNKNOWN:
                 return _build(number, ntype)
+    if _letters_in_number(raw):
+        raise PhoneError(raw, "letters in the number")
     try:
         number = phonenumbers.parse(raw, default_region or None)
     except NumberParseException as exc:
@@ -331,6 +333,23 @@ def normalise_phone(raw: str, default_region: str = "DE") -> Phone:
     if ntype == PhoneNumberType.UNKNOWN:
         raise PhoneError(raw, _invalid_reason(number))
     return _build(number, ntype)
+
+
+_FIRST_DIGIT = re.compile(r"[+0-9]")
+_LETTER = re.compile(r"[^\W\d_]")
+_EXTENSION = re.compile(r"(?i)(?:ext|x)\.?\s*\d+\s*$")  # as phonenumbers reads extensions
+
+
+def _letters_in_number(raw: str) -> bool:
+    """Letters after the number began (``030 abc``, ``0800-FLOWERS``): phonenumbers would read them
+    as a keypad's digits, and a sample's ``030 abc`` is a typing error, not a number to call. Text
+    before the number (``Tel.: 030 ...``) and an extension phonenumbers keeps apart (``ext. 12``)
+    are fine; ``dw 12`` is not: phonenumbers would append the 12 to the number."""
+    start = _FIRST_DIGIT.search(raw)
+    if start is None:
+        return False
+    rest = _EXTENSION.sub("", raw[start.start():])
+    return _LETTER.search(rest) is not None
 
 
 def check_phone(raw: str, default_region: str = "DE") -> tuple[Phone | None, str | None]:

@@ -49,6 +49,9 @@ INVALID = [
     ("+49 30 1234567890123456", "too long"),
     ("+1 212 555 12345", "too long for region US"),
     ("+43 1", "too short"),
+    ("030 abc", "letters in the number"),  # phonenumbers reads a keypad's letters: +4930222
+    ("0800-FLOWERS", "letters in the number"),
+    ("030 1234567 ab", "letters in the number"),
 ]
 
 
@@ -79,6 +82,12 @@ def test_non_geographic_number_has_no_region() -> None:
 def test_extension_is_kept_apart() -> None:
     phone = normalise_phone("+49 30 1234567 ext. 12", "DE")
     assert (phone.e164, phone.extension) == ("+49301234567", "12")
+
+
+def test_text_before_the_number_is_not_part_of_it() -> None:
+    assert normalise_phone("Tel.: 030 1234567", "DE").e164 == "+49301234567"
+    assert normalise_phone("030 1234567 x 12", "DE").extension == "12"
+    assert check_phone("030 1234567 dw 12") == (None, "letters in the number")  # not +4930123456712
 
 
 def test_results_are_cached() -> None:
