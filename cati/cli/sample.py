@@ -247,13 +247,13 @@ def _dnc_numbers(path: Path, region: str) -> tuple[list[str], list[str]]:
     import io
 
     from cati.sampling.phones import check_phone
-    from cati.sampling.reader import _detect_encoding
+    from cati.sampling.reader import detect_encoding
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    encoding, problem = _detect_encoding(io.BytesIO(data))
+    encoding, problem = detect_encoding(io.BytesIO(data))
     if problem:
         raise CommandError(f"{path}: {problem}")
     text = data.decode(encoding or "utf-8").lstrip("\ufeff")

@@ -172,7 +172,7 @@ def _open_binary(source: Any) -> tuple[IO[bytes] | None, bool, str | None]:
     return None, False, f"cannot read a {type(source).__name__}"
 
 
-def _detect_encoding(stream: IO[bytes]) -> tuple[str | None, str | None]:
+def detect_encoding(stream: IO[bytes]) -> tuple[str | None, str | None]:
     """(encoding, problem). Leaves the stream at its start."""
     start = stream.tell()
     head = stream.read(4)
@@ -235,7 +235,7 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 def _csv_rows(stream: IO[bytes], result: SampleReadResult) -> Iterator[tuple[int, list[str]]] | None:
-    encoding, problem = _detect_encoding(stream)
+    encoding, problem = detect_encoding(stream)
     if problem:
         result.problems.append(RowProblem(0, "", problem))
         return None

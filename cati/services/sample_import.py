@@ -60,15 +60,12 @@ class ImportReport:
         return len({p.row for p in self.problems if p.row > 1})
 
     def lines(self) -> list[str]:
-        out = []
-        for p in self.problems:
-            where = f"row {p.row}" if p.row > 0 else "file"
-            col = f", column {p.column}" if p.column else ""
-            out.append(f"{self.filename}: {where}{col}: {p.reason}")
-        for row, why in self.duplicates:
-            out.append(f"{self.filename}: row {row}: duplicate skipped: {why}")
-        for p in self.notes:
-            out.append(f"{self.filename}: row {p.row}: note: {p.reason}")
+        def where(p: RowProblem) -> str:
+            return (f"row {p.row}" if p.row > 0 else "file") + (f", column {p.column}" if p.column else "")
+
+        out = [f"{self.filename}: {where(p)}: {p.reason}" for p in self.problems]
+        out += [f"{self.filename}: row {row}: duplicate skipped: {why}" for row, why in self.duplicates]
+        out += [f"{self.filename}: {where(p)}: note: {p.reason}" for p in self.notes]
         return out
 
     def summary(self) -> str:

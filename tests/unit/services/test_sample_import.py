@@ -132,3 +132,15 @@ def test_fresh_order_is_reproducible(dbsession, study):
 def test_phone_index_supports_inbound_lookup(dbsession, study):
     run(dbsession, study, HEADER + row("A1", "030 1234567"))
     assert dbsession.scalar(select(CasePhone.case_id).where(CasePhone.e164 == "+49301234567")) is not None
+
+
+def test_report_notes_name_their_place_like_problems(dbsession, study):
+    """A note about the whole file says "file", a note about a column names its letter."""
+    ref, phone, rest = row("A1", "030 1234567").split(",", 2)
+    text = HEADER.replace("id,phone,", "id,phone,,") + f"{ref},{phone},,{rest}"
+    report = import_sample(dbsession, study, text.encode(), filename="sample.csv")  # column C has no name
+    assert report.committed, report.lines()
+    assert "sample.csv: row 1, column C: note: column has no name and is ignored" in report.lines()
+    umlaut = HEADER + row("A2", "030 7654321", produkt="Kühlschrank")
+    report = import_sample(dbsession, study, umlaut.encode("cp1252"), filename="alt.csv")
+    assert "alt.csv: file: note: the file is not UTF-8; read as Windows-1252" in report.lines()
