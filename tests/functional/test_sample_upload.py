@@ -68,6 +68,15 @@ class TestUpload:
         assert dbsession.scalar(select(AuditEvent).where(AuditEvent.action == "sample.import",
                                                          AuditEvent.study_id == study.id)) is not None
 
+    def test_a_number_on_the_do_not_call_list_is_imported_blocked(self, study, as_role, dbsession, app):
+        from cati.services import dnc
+
+        dnc.add_numbers(dbsession, ["+492214411002"], salt=app.registry.settings["cati.dnc_salt"])
+        page = upload(as_role("researcher"), study, GOOD.encode(), status=200)
+        assert "davon 1 nicht anrufbar" in page.html.select_one("#import-report .notice-success").text
+        blocked = dbsession.scalar(select(Case).where(Case.study_id == study.id, Case.ref == "K-002"))
+        assert (blocked.state, blocked.block_kind) == ("blocked", "dnc")
+
     def test_the_same_file_again_adds_nothing(self, study, as_role, dbsession):
         app = as_role("researcher")
         upload(app, study, GOOD.encode(), status=200)

@@ -263,6 +263,19 @@ class TestCases:
         assert [a.text for a in page.html.select("table tbody a")] == ["K-001"]
         assert "case.search" in audit_actions(dbsession, study)
 
+    def test_the_case_page_says_why_a_case_is_not_callable(self, study, seeded, as_role, dbsession):
+        from cati.sampling.calling_rules import DNC_REASON
+        from cati.services import dnc
+
+        app = as_role("supervisor")
+        case = seeded["fresh"]
+        dnc.add_numbers(dbsession, ["+4930111222"], salt="cati-dnc")
+        dbsession.expire_all()  # a set-based update: the session's case is stale
+        reasons = [li.text for li in app.get(url(study, f"cases/{case.id}")).html.select(".sv-reasons li")]
+        assert any(DNC_REASON in reason for reason in reasons), reasons
+        done = [li.text for li in app.get(url(study, f"cases/{seeded['done'].id}")).html.select(".sv-reasons li")]
+        assert done and not any(DNC_REASON in reason for reason in done)  # final: its own reason
+
     def test_release_a_claimed_case(self, study, seeded, as_role, dbsession):
         app = as_role("supervisor")
         case = seeded["held"]

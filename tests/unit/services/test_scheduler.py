@@ -290,3 +290,24 @@ def test_no_answers_spread_over_parts_of_the_day(dbsession, study, anna):
     # After two morning no-answers the next try moves out of the morning.
     assert parts[:2] == ["morning", "morning"]
     assert "morning" not in parts[2:]
+
+
+def test_higher_priority_study_first_within_a_tier_and_unassigned_studies_never(dbsession, study, anna):
+    source = (EXAMPLES / "ebike_abo_konzept.yaml").read_text()
+    urgent = create_study(dbsession, source=source, source_name="ebike.yaml", slug="eilig", purpose="research")
+    stranger = create_study(dbsession, source=source, source_name="ebike.yaml", slug="fremd", purpose="research")
+    for other in (urgent, stranger):
+        update_settings(dbsession, other, {"status": "field"})
+    assign_member(dbsession, urgent, anna)
+    update_settings(dbsession, study, {"priority": "20"})
+    update_settings(dbsession, urgent, {"priority": "80"})
+    load(dbsession, study, SAMPLE[:2])
+    load(dbsession, urgent, SAMPLE[2:])
+    load(dbsession, stranger, [("X", "040 5555555", "HH", "")])
+    first = next_case(dbsession, anna, now=TUESDAY_10)
+    assert first.case.study_id == urgent.id and first.reason == "fresh"
+    record_outcome(dbsession, first.case, anna, "no_answer", now=TUESDAY_10)
+    # later: the retry of the urgent study, then the urgent study's last fresh case, then the other's
+    later = TUESDAY_10 + dt.timedelta(hours=3)
+    order = [(d.case.study_id, d.reason) for d in iter(lambda: next_case(dbsession, anna, now=later), None)]
+    assert order == [(urgent.id, "retry"), (urgent.id, "fresh"), (study.id, "fresh"), (study.id, "fresh")]
