@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+_CODE_RE = re.compile(r"[-+]?[0-9]+")
 
 
 class FieldSpec(Protocol):
@@ -26,21 +30,34 @@ def typed_value(spec: FieldSpec, raw: Any) -> Any:
     """The value of a sample field in its declared type; None for empty. Raises ValueError."""
     if raw is None:
         return None
+    if isinstance(raw, Mapping | list | tuple | set):  # a nested YAML value in a simulate --sample file
+        raise ValueError(f"expected one value, found a {'mapping' if isinstance(raw, Mapping) else 'list'}")
     if not isinstance(raw, str):
         return raw  # already typed (stored as such)
     value = raw.strip()
     if value == "":
         return None
+    # the messages name the value, not Python's parse error ("invalid literal for int() ...")
     if spec.type == "single":
+        if not _CODE_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not an option code (a whole number)")
         code = int(value)
         if spec.options and code not in {o.code for o in spec.options}:
             raise ValueError(f"code {code} is not an option of {spec.name}")
         return code
     if spec.type == "numeric":
-        number = float(value.replace(",", "."))
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a number")
         return int(number) if number.is_integer() else number
     if spec.type == "date":
-        return dt.date.fromisoformat(value[:10]).isoformat()
+        try:
+            return dt.date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date (2026-10-10)") from None
     return value
 
 
