@@ -44,7 +44,7 @@ from .schema import (
     question_schema,
     validate,
 )
-from .yamlload import Node, Scalar, YMap, YSeq, describe, load_yaml
+from .yamlload import MAX_BYTES, Node, Scalar, YMap, YSeq, describe, load_yaml
 
 FORMAT_RE = re.compile(r"cati/(\d+)(?:\.(\d+))?\Z")
 AAPOR_RE = re.compile(r"[1-4]\.\d{1,3}\Z")
@@ -103,9 +103,13 @@ def read_source(path: str | Path) -> tuple[str, Problem | None]:
     """The file's text, or a problem saying why it cannot be read or is not UTF-8."""
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as file:
+            # never more than the limit (+ a BOM): /dev/zero or a huge file must not be read whole
+            data = file.read(MAX_BYTES + 4)
     except OSError as exc:
         return "", Problem(name, 0, 0, f"cannot read: {exc.strerror or exc}")
+    if len(data) > MAX_BYTES + (3 if data.startswith(b"\xef\xbb\xbf") else 0):
+        return "", Problem(name, 1, 1, f"file is larger than {MAX_BYTES:,} bytes")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from cati.questionnaires import model
 from cati.questionnaires.compiler import check_file, load_questionnaire
 from cati.questionnaires.errors import QuestionnaireError
+from cati.questionnaires.yamlload import MAX_BYTES
 
 from .helpers import compile_text, doc, problems
 
@@ -121,6 +124,36 @@ def test_load_questionnaire_raises_with_all_problems() -> None:
 def test_check_file_reports_unreadable_files(tmp_path) -> None:
     (problem,) = check_file(tmp_path / "missing.yaml")
     assert problem.line == 0 and str(problem).endswith("missing.yaml: cannot read: No such file or directory")
+
+
+def test_check_file_reads_no_more_than_the_limit(tmp_path, monkeypatch) -> None:
+    """An endless file (/dev/zero behind a link) or a huge one is refused after MAX_BYTES,
+    not read whole (cati check hung on /dev/zero)."""
+    from cati.questionnaires import compiler
+
+    read_sizes = []
+
+    class Endless(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            if sum(read_sizes) >= 3 * MAX_BYTES:  # "endless", but a test without the limit must end
+                return 0
+            read_sizes.append(len(buffer))
+            buffer[:] = b"a" * len(buffer)
+            return len(buffer)
+
+    monkeypatch.setattr(compiler.Path, "open", lambda self, mode="r": io.BufferedReader(Endless()))
+    (problem,) = check_file(tmp_path / "endless.yaml")
+    assert str(problem).endswith(f"endless.yaml:1:1: file is larger than {MAX_BYTES:,} bytes")
+    assert sum(read_sizes) <= MAX_BYTES + 4 + io.DEFAULT_BUFFER_SIZE
+
+
+def test_check_file_accepts_a_bom_before_a_file_of_the_limit(tmp_path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + b"#" * (MAX_BYTES - 1) + b"\n")
+    assert [p.message for p in check_file(path)] == ["the file is empty: expected a questionnaire (a mapping)"]
 
 
 def test_quota_open_accepts_quota_dot_cell() -> None:
