@@ -283,15 +283,17 @@ def _with_values(session: Session, rows: list[AuditRow]) -> list[AuditRow]:
     return out
 
 
-def audit_trail(session: Session, study: Study, filters: AuditFilter = AuditFilter(), *, tz: str = "Europe/Berlin",
-                limit: int = AUDIT_PAGE) -> tuple[list[AuditRow], tuple[dt.datetime, int] | None]:
-    """A page of the study's audit trail, newest first, and the cursor of the next page (None at
-    the end). Reads the index (study_id, at) backwards from the cursor."""
+def audit_trail(session: Session, study: Study | None, filters: AuditFilter = AuditFilter(), *,
+                tz: str = "Europe/Berlin", limit: int = AUDIT_PAGE
+                ) -> tuple[list[AuditRow], tuple[dt.datetime, int] | None]:
+    """A page of the study's audit trail (``None``: the events of no study - user accounts, the
+    do-not-call list), newest first, and the cursor of the next page (None at the end). Reads the
+    index (study_id, at) backwards from the cursor, for no study too (NULLs are in the index)."""
     zone = ZoneInfo(tz)
     query = (select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.target, AuditEvent.details,
                     User.display_name)
              .outerjoin(User, User.id == AuditEvent.user_id)
-             .where(AuditEvent.study_id == study.id))
+             .where(AuditEvent.study_id == study.id if study is not None else AuditEvent.study_id.is_(None)))
     if filters.kind:
         query = query.where(AuditEvent.action.startswith(filters.kind, autoescape=True))
     if filters.action:

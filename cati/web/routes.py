@@ -29,6 +29,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 READ_ONLY_ROUTES = frozenset({
     "home",
     "admin.users",
+    "admin.audit",
     "study.list",
     "study.detail",
     "study.quotas",
@@ -78,6 +79,7 @@ def includeme(config: Any) -> None:
     config.add_route("locale.set", "/locale")
 
     config.add_route("admin.users", "/admin/users")
+    config.add_route("admin.audit", "/admin/audit")
     config.add_route("admin.user_new", "/admin/users/new")
     config.add_route("admin.user_active", f"/admin/users/{USER_ID}/active")
     config.add_route("admin.user_password", f"/admin/users/{USER_ID}/password")

@@ -84,6 +84,7 @@ MATRIX: dict[str, dict[str, Any]] = {
     "auth.logout": {"GET": expect(200, anonymous=303), "POST": expect(303)},
     "locale.set": {"POST": expect(303)},
     "admin.users": {"GET": staff_only(200)},
+    "admin.audit": {"GET": expect(403, admin=200, anonymous=303)},  # the trail of no study: admins
     "admin.user_new": {
         "GET": expect(403, admin=200, anonymous=303),
         "POST": expect(403, admin=422, anonymous=303),

@@ -79,6 +79,7 @@ def pages(seeded: dict[str, Any]) -> list[tuple[str, str]]:
         ("supervisor", "/"),
         ("interviewer", "/"),  # the interviewer's start page: held case and today's figures
         ("admin", "/admin/users"),
+        ("admin", "/admin/audit"),
         ("admin", "/studies"),
         ("admin", study),
         ("supervisor", study),

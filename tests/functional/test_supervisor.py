@@ -452,6 +452,34 @@ class TestAuditAndReport:
         page = app.get(url(study, "audit"), {"target": "case:X7"})
         assert [r.select("td")[3].text for r in page.html.select("table tbody tr")] == ["case:X7"]
 
+    def test_a_client_s_download_can_be_found_by_person(self, study, seeded, world, as_role, dbsession):
+        client = world.users["client"]  # not a member: clients see their organisation's studies
+        study.client_id = world.acme.id
+        dbsession.add(AuditEvent(study_id=study.id, user_id=client.id, action="export.download", target="export:1"))
+        dbsession.flush()
+        page = as_role("supervisor").get(url(study, "audit"))
+        people = {o.text: o["value"] for o in page.html.select("#f-user option") if o["value"]}
+        assert client.display_name in people and world.users["researcher"].display_name in people
+        page = as_role("supervisor").get(url(study, "audit"), {"user": people[client.display_name]})
+        assert [r.select("td")[2].text for r in page.html.select("table tbody tr")] == ["export.download"]
+
+    def test_the_trail_of_no_study_is_the_admins(self, study, seeded, world, as_role, dbsession):
+        from cati.services import dnc
+        from cati.services.users import set_active
+
+        admin = world.users["admin"]
+        set_active(dbsession, world.users["interviewer"], False, actor_id=admin.id)
+        dnc.add_numbers(dbsession, ["+4930999888"], salt="cati-dnc", actor_id=admin.id)
+        dbsession.add(AuditEvent(study_id=study.id, user_id=admin.id, action="study.settings", target="study:x"))
+        dbsession.flush()
+        app = as_role("admin")
+        link = app.get("/admin/users").html.select_one("#admin-audit-link")["href"]
+        page = app.get(link)
+        actions = [r.select("td")[2].text for r in page.html.select("table tbody tr")]
+        assert "user.deactivate" in actions and "dnc.add" in actions and "study.settings" not in actions
+        page = app.get(link, {"kind": "dnc."})
+        assert [r.select("td")[2].text for r in page.html.select("table tbody tr")] == ["dnc.add"]
+
     def test_contact_changes_show_old_and_new_until_erased(self, study, seeded, world, as_role, dbsession):
         case = seeded["fresh"]
         console.correct_contact(dbsession, case, world.users["interviewer"], name="Erika Neuname",

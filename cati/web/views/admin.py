@@ -11,12 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from cati.models import Role, User
+from cati.services import reports
 from cati.services.users import UserError, create_user, set_active, set_password
 
 from ..i18n import LOCALES, _
 from ..schemas import ActiveSchema, PasswordSchema, UserCreateSchema, validate
 from ..security import Permission
 from .account import password_form
+from .supervisor import TZ, audit_filter, audit_page
 
 
 @view_config(route_name="admin.users", request_method="GET", renderer="admin/users.jinja2",
@@ -26,6 +28,16 @@ def user_list(request: Any, problem: str | None = None) -> dict[str, Any]:
         select(User).options(selectinload(User.client)).order_by(User.role, User.username)
     ).all()
     return {"users": users, "problem": problem}
+
+
+@view_config(route_name="admin.audit", request_method="GET", renderer="admin/audit.jinja2",
+             permission=Permission.USER_MANAGE)
+def audit(request: Any) -> dict[str, Any]:
+    """The audit trail of what belongs to no study: user accounts (created, (de)activated,
+    passwords, skills) and the do-not-call list. Study events are on each study's trail."""
+    filters, values = audit_filter(request.GET)
+    rows, cursor = reports.audit_trail(request.dbsession, None, filters, tz=TZ)
+    return audit_page(request, rows, cursor, values, select(User.id, User.display_name))
 
 
 def _target(request: Any) -> User:

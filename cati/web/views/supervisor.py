@@ -19,10 +19,10 @@ from babel.numbers import format_decimal, format_percent
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPSeeOther
 from pyramid.response import FileIter, Response
 from pyramid.view import view_config
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from cati.db import own_write_session
-from cati.models import StudyMember, User
+from cati.models import Role, StudyMember, User
 from cati.sampling.aapor import RATE_NAMES
 from cati.sampling.dispositions import RATE_CLASSES
 from cati.services import fieldwork, productivity, reports
@@ -209,18 +209,14 @@ class SupervisorViews(SupervisorPage):
                  permission=P.STUDY_SUPERVISE)
     def audit(self) -> dict[str, Any]:
         params = self.request.GET
-        filters, values = _audit_filter(params)
+        filters, values = audit_filter(params)
         rows, cursor = reports.audit_trail(self.request.dbsession, self.study, filters, tz=TZ)
-        names = dict(self.request.dbsession.execute(
-            select(User.id, User.display_name).join(StudyMember, StudyMember.user_id == User.id)
-            .where(StudyMember.study_id == self.study.id).order_by(User.display_name)).all())
-        filter_query = {k: v for k, v in values.items() if v}
-        next_query = None
-        if cursor is not None:
-            next_query = {**filter_query, "before": f"{cursor[0].isoformat()}|{cursor[1]}"}
-        people = sorted(names.items(), key=lambda item: item[1].lower())
-        return self.base(rows=rows, values=values, kinds=reports.AUDIT_KINDS, people=people, next_query=next_query,
-                         filter_query=filter_query, first_page="before" not in params)
+        # Who can act on the study: its members, admins and researchers, its client's users.
+        people = select(User.id, User.display_name).where(or_(
+            User.id.in_(select(StudyMember.user_id).where(StudyMember.study_id == self.study.id)),
+            User.role.in_((Role.ADMIN, Role.RESEARCHER)),
+            *((User.client_id == self.study.client_id,) if self.study.client_id is not None else ())))
+        return self.base(**audit_page(self.request, rows, cursor, values, people))
 
     @view_config(route_name="supervisor.report", request_method="GET", permission=P.STUDY_SUPERVISE)
     def report(self) -> Response:
@@ -266,7 +262,19 @@ def _id(raw: str) -> int:
     return value
 
 
-def _audit_filter(params: Any) -> tuple[reports.AuditFilter, dict[str, str]]:
+def audit_page(request: Any, rows: list[Any], cursor: Any, values: dict[str, str], people: Any) -> dict[str, Any]:
+    """What ``_audit_trail.jinja2`` shows besides the rows: the filter's values and choices
+    (``people``: a query of user ids and names) and the paging links."""
+    filter_query = {k: v for k, v in values.items() if v}
+    next_query = None
+    if cursor is not None:
+        next_query = {**filter_query, "before": f"{cursor[0].isoformat()}|{cursor[1]}"}
+    names = sorted(request.dbsession.execute(people).all(), key=lambda item: item[1].lower())
+    return {"rows": rows, "values": values, "kinds": reports.AUDIT_KINDS, "people": names, "next_query": next_query,
+            "filter_query": filter_query, "first_page": "before" not in request.GET}
+
+
+def audit_filter(params: Any) -> tuple[reports.AuditFilter, dict[str, str]]:
     """The audit page's GET parameters -> filter (400 for malformed ones, as only a hand-made URL
     sends them)."""
     values = {k: params.get(k, "").strip() for k in ("kind", "action", "user", "target", "since", "until")}
