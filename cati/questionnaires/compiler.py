@@ -391,6 +391,11 @@ class _Compiler:
             if missing:
                 self.error(raw.pos, f"{what}: missing the {', '.join(missing)} text")
                 return None
+            blank = [lang for lang, src in strings.items() if not src.text.strip()]
+            if blank and len(blank) < len(strings):  # all blank may be meant (an empty salutation)
+                empty = ", ".join(blank)
+                message = f"{what}: the {empty} text is empty while the others are not (every text in every language)"
+                self.error(strings[blank[0]].pos, message)
         parts: dict[str, model.Template] = {}
         for lang, src in strings.items():
             if value_label:

@@ -132,6 +132,13 @@ CASES = [
         "info i text: missing the en text",
     ),
     (
+        "one language empty, another not",
+        HEADER.replace("languages: [en]", "languages: [de, en]").replace("title: T", "title: {de: T, en: T}")
+        + "flow:\n- {id: Q1, type: single, text: {de: Frage, en: Q},\n"
+        + "   options: [{code: 1, de: ja, en: »''}, {code: 2, de: '', en: ''}]}\n",
+        "Q1 option 1: the en text is empty while the others are not (every text in every language)",
+    ),
+    (
         "undeclared language",
         doc("- {info: i, text: {en: Hi, »fr: Salut}}\n"),
         "info i text: language 'fr' is not in languages",
