@@ -51,6 +51,7 @@ AAPOR_RE = re.compile(r"[1-4]\.\d{1,3}\Z")
 ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 MAX_LABEL_BYTES = 256
 MAX_VALUE_LABEL_BYTES = 120
+MAX_EXACT_CODE = 2**53  # the largest whole numbers a double (SPSS's only number type) holds exactly
 DEFAULT_TEXT_LENGTH = 255
 DEFAULT_OTHER_LENGTH = 255
 INTERNAL_ERROR = "internal error of the checker"
@@ -1296,6 +1297,10 @@ class _QuestionBuilder:
                         f"{self.what}: option code {code} is also the code of {name}; "
                         f"use another code or set special_codes",
                     )
+        inexact = [f"{codes[name]} of {name}" for name in specials if abs(codes[name]) > MAX_EXACT_CODE]
+        if inexact:  # SPSS stores doubles: 99999999999999997 and 99999999999999998 would be one value
+            listed = ", ".join(inexact)
+            c.error(f.pos, f"{self.what}: the codes {listed} are too large to store exactly; set special_codes")
         return codes
 
     def _checks(self) -> tuple[model.Check, ...]:

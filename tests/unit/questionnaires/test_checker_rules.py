@@ -132,6 +132,11 @@ CASES = [
         "info i text: missing the en text",
     ),
     (
+        "special codes widened beyond what a double holds exactly",
+        doc("- »{id: N, type: numeric, text: A, min: 0, max: 1000000000000000, special: [DK]}\n"),
+        "N: the codes 99999999999999998 of DK are too large to store exactly; set special_codes",
+    ),
+    (
         "one language empty, another not",
         HEADER.replace("languages: [en]", "languages: [de, en]").replace("title: T", "title: {de: T, en: T}")
         + "flow:\n- {id: Q1, type: single, text: {de: Frage, en: Q},\n"
@@ -567,6 +572,11 @@ def test_broken_list_does_not_cascade(lists: str, problem: str) -> None:
         lists,
     )
     assert problems(text) == [problem]
+
+
+def test_huge_numeric_with_own_special_codes_is_accepted() -> None:
+    flow = "- {id: N, type: numeric, text: A, min: 0, max: 1000000000000000, special: [DK], special_codes: {DK: -1}}\n"
+    assert problems(doc(flow)) == []
 
 
 def test_date_bound_from_a_text_or_a_date_is_accepted() -> None:
