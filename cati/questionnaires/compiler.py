@@ -671,6 +671,9 @@ class _Compiler:
             if name in self.vars:
                 self.error(fields.at("name"), f"sample: field {name!r} is declared twice")
                 continue
+            if problem := _expression_word(name):
+                self.error(fields.at("name"), f"sample: {problem}")
+                continue
             options: tuple[model.Option, ...] = ()
             if fields["type"] == "single":
                 options = self.choice_options(fields, f"sample field {name}", owner=None)
@@ -760,6 +763,8 @@ class _Compiler:
             other = None
             if "other" in fields:
                 spec = fields["other"]
+                if problem := _expression_word(spec["id"]):
+                    self.error(spec.at("id"), f"{label} other: {problem}")
                 other = model.Other(spec["id"], spec.get("max_length", DEFAULT_OTHER_LENGTH))
             result.append(
                 model.Option(
@@ -857,7 +862,7 @@ class _Compiler:
         return handler(fields, ctx, index)
 
     def _claim_id(self, ident: str, pos: Pos) -> bool:
-        problem = name_problem(ident)
+        problem = name_problem(ident) or _expression_word(ident)
         if problem:
             self.error(pos, problem)
             return False
@@ -1498,6 +1503,14 @@ class _QuestionBuilder:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _expression_word(name: str) -> str | None:
+    """A variable named ``DK``, ``true`` or ``in`` could never be used: in an expression the word
+    means the special, the constant or the operator (``show_if: "DK > 1"`` never reads it)."""
+    if name in expressions.RESERVED_WORDS:
+        return f"name {name!r} is a word of the expression language (true, null, DK, and, in ...): rename it"
+    return None
 
 
 class _Everything:

@@ -366,6 +366,26 @@ CASES = [
     # ---- names (checked on generated export names)
     ("name ending in underscore", doc("- {id: »Q1_, type: text, text: A}\n"), "name 'Q1_' must not end with '_'"),
     ("SPSS reserved word", doc("- {id: »all, type: text, text: A}\n"), "name 'all' is an SPSS reserved word"),
+    (
+        "id that expressions read as a special",
+        doc("- {id: »DK, type: numeric, text: A, min: 0, max: 9}\n"),
+        "name 'DK' is a word of the expression language (true, null, DK, and, in ...): rename it",
+    ),
+    (
+        "id that YAML wrote as true",
+        doc("- {id: »true, type: text, text: A}\n"),
+        "name 'true' is a word of the expression language (true, null, DK, and, in ...): rename it",
+    ),
+    (
+        "specify id that is a keyword",
+        doc("- {id: Q1, type: single, text: A, options: [{code: 1, text: a, other: {id: »in}}]}\n"),
+        "Q1 option 1 other: name 'in' is a word of the expression language (true, null, DK, and, in ...): rename it",
+    ),
+    (
+        "sample field named like a special",
+        doc("- {info: i, text: x}\n", "sample: [{name: »REF, type: text}]\n"),
+        "sample: name 'REF' is a word of the expression language (true, null, DK, and, in ...): rename it",
+    ),
     ("sys_ prefix", doc("- {id: »sys_x, type: text, text: A}\n"), "name 'sys_x': the prefix 'sys_' is reserved"),
     (
         "names unique ignoring case",
