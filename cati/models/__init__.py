@@ -20,7 +20,7 @@ from .sample import (
     StudyZone,
 )
 from .study import Purpose, QuestionnaireVersion, Study, StudyMember, StudyStatus
-from .user import Client, LoginFailure, Role, User
+from .user import Client, LoginFailure, Role, User, WorkSession
 
 __all__ = [
     "Attempt",
@@ -49,4 +49,5 @@ __all__ = [
     "StudyStatus",
     "StudyZone",
     "User",
+    "WorkSession",
 ]

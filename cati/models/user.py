@@ -74,3 +74,18 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(64))
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkSession(Base):
+    """An interviewer's time logged in: from login to logout, or to the last sign of life
+    (``last_seen_at``: heartbeats and "Next case", at most once a minute) when the browser was
+    closed without logging out. The productivity page adds these up per day."""
+
+    __tablename__ = "work_sessions"
+    __table_args__ = (Index("ix_work_sessions_user_id_started_at", "user_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

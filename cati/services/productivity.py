@@ -5,9 +5,11 @@ Per interviewer and (local) day, from the attempts of the study:
 * calls: attempts; contacts: attempts whose outcome has ``contacted`` in the study's outcome
   table; completes: attempts with an AAPOR 1.1 code (the call that completed an interview);
 * time on cases: the sum of the attempts' durations (claim to outcome);
-* time logged in: estimated from activity, since logins are not recorded per study: time on
-  cases plus the pauses between one attempt's end and the next one's start that are shorter than
-  ``break_minutes`` (waiting for the next case, wrap-up). Longer pauses count as breaks;
+* time logged in: the interviewer's login sessions that day (:mod:`.work_sessions`: login to
+  logout, or to the last heartbeat; all studies together, an interviewer is logged in, not logged
+  into a study). For days without recorded sessions (before they were recorded) it is estimated
+  from activity: time on cases plus the pauses between one attempt's end and the next one's start
+  that are shorter than ``break_minutes`` (waiting for the next case, wrap-up);
 * completes per hour (per hour logged in), attempts per complete ("burn rate");
 * average interview length: completed interviews that ended that day (start to end).
 
@@ -34,7 +36,7 @@ from cati.models import Attempt, Case, Interview, Study, User
 from cati.models.meta import utcnow
 from cati.sampling.dispositions import CONTACT_CLASSES, RATE_CLASS_PREFIXES, Outcome
 
-from . import scheduler
+from . import scheduler, work_sessions
 
 __all__ = ["InterviewerDay", "Productivity", "WorkingNow", "productivity", "working_now"]
 
@@ -56,6 +58,8 @@ class InterviewerDay:
     interview_seconds: float = 0.0
     first_call: dt.datetime | None = None
     last_call: dt.datetime | None = None
+    #: logged-in time from login sessions (True) or estimated from the calls (False)
+    logged_in_measured: bool = False
 
     @property
     def completes_per_hour(self) -> float | None:
@@ -196,6 +200,11 @@ def productivity(session: Session, study: Study, day: dt.date | None = None, *, 
         row = person(user_id)
         row.interviews += n
         row.interview_seconds += float(seconds or 0)
+
+    sessions = work_sessions.logged_in_seconds(session, [i for i in people if i is not None], start, end, now)
+    for user_id, seconds in sessions.items():
+        row = people[user_id]
+        row.logged_in_seconds, row.logged_in_measured = max(seconds, row.on_case_seconds), True
 
     names = {u.id: (u.display_name, u.code) for u in session.scalars(
         select(User).where(User.id.in_([i for i in people if i is not None])))} if people else {}

@@ -3,6 +3,7 @@ request that dies half-way, the heartbeat."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -142,6 +143,31 @@ class TestOtherPeople:
 
 
 class TestHeartbeat:
+    def test_login_heartbeats_and_logout_make_the_work_session(self, console_world, ines, dbsession, clock):
+        """Logged-in time for productivity: from the login, moved by heartbeats at most once a
+        minute, ended by the logout."""
+        from cati.models import WorkSession
+
+        [row] = dbsession.scalars(select(WorkSession).where(
+            WorkSession.user_id == console_world.interviewer.id)).all()
+        assert row.ended_at is None
+        page = next_case(ines)
+        dbsession.refresh(row)
+        assert row.last_seen_at == clock.now
+        console = page.html.find(id="console")
+        beat = {"headers": {"X-CSRF-Token": console["data-csrf"]}}
+        clock.advance(seconds=30)
+        ines.post(console["data-heartbeat-url"], **beat)
+        dbsession.refresh(row)
+        assert row.last_seen_at == clock.now - dt.timedelta(seconds=30)  # not every heartbeat writes
+        clock.advance(minutes=2)
+        ines.post(console["data-heartbeat-url"], **beat)
+        dbsession.refresh(row)
+        assert row.last_seen_at == clock.now
+        ines.post("/logout", {"csrf_token": console["data-csrf"]}, status=303)
+        dbsession.refresh(row)
+        assert row.ended_at is not None
+
     def test_heartbeat_keeps_the_claim_and_reports_a_lost_one(self, console_world, ines, dbsession, clock):
         page = next_case(ines)
         case = dbsession.get(Case, case_id_of(page))

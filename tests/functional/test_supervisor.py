@@ -162,6 +162,21 @@ class TestProductivity:
         assert cells[1:4] == ["2", "2", "1"]  # calls, contacts, completes
         working = page.html.select_one("#working-now ~ table tbody tr")
         assert "K-002" in working.text and "Ines Interviewer" in working.text
+        logged_in = row.select_one("[data-logged-in]")
+        assert logged_in["data-logged-in"] == "estimated" and "*" in logged_in.text  # no login recorded
+
+    def test_logged_in_time_comes_from_the_login_sessions(self, study, seeded, world, as_role, dbsession):
+        from cati.models import WorkSession
+
+        ines = world.users["interviewer"]
+        dbsession.add(WorkSession(user_id=ines.id, started_at=now() - dt.timedelta(minutes=40),
+                                  last_seen_at=now() - dt.timedelta(minutes=10),
+                                  ended_at=now() - dt.timedelta(minutes=10)))
+        dbsession.flush()
+        page = as_role("supervisor").get(url(study, "productivity"))
+        row = page.html.select_one("#interviewers-heading ~ .sv-scroll table tbody tr")
+        logged_in = row.select_one("[data-logged-in]")
+        assert (logged_in["data-logged-in"], logged_in.text) == ("sessions", "0:30")
 
 
 class TestControl:

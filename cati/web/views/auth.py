@@ -12,6 +12,7 @@ from pyramid.view import view_config, view_defaults
 from cati.db import read_only_session
 from cati.services.users import LoginResult, check_login, finish_login
 
+from .. import work
 from ..i18n import LOCALE_COOKIE, LOCALES, _, pluralize
 from ..schemas import LoginSchema, validate
 from ..security import Permission, safe_next
@@ -50,6 +51,7 @@ class LoginViews:
             message = translate(_("Username or password is incorrect."))
             return self._form(422, username=values["username"], message=message)
         headers = remember(request, result.user.id)
+        work.begin(request, result.user)
         return HTTPSeeOther(self.next, headers=headers)
 
 
@@ -102,6 +104,7 @@ class LogoutViews:
     @view_config(request_method="POST")
     def logout(self) -> Any:
         request = self.request
+        work.finish(request)
         headers = forget(request)
         request.session.flash(request.localizer.translate(_("You have been logged out.")), "success")
         return HTTPSeeOther(request.route_url("auth.login"), headers=headers)

@@ -43,6 +43,7 @@ from cati.services.console import ConsoleError
 from cati.services.interviews import InterviewError, StaleInterview
 from cati.services.scheduler import OutcomeError, heartbeat, interviewer_studies, next_case, next_opening, rules_for
 
+from .. import work
 from ..i18n import _
 from ..rendering import DISPLAY_TIMEZONE
 from ..resources import parse_id
@@ -170,6 +171,7 @@ def deliver_next(request: Any, study_id: str | None = None) -> HTTPSeeOther:
             flash(request, _("This study is not in field or not assigned to you."), "error")
             return HTTPSeeOther(request.route_url("home"))
     _salt, timeout = settings_of(request)
+    work.keep(request, now_utc())
     delivery = next_case(session, user, now=now_utc(), studies=studies, claim_timeout=timeout)
     # The scheduler claims with a textual UPDATE, which zope.sqlalchemy does not notice; without
     # this the request's transaction would end in a rollback and the claim would be lost.
@@ -461,6 +463,7 @@ class CaseViews:
     @view_config(route_name="console.heartbeat", request_method="POST", renderer="json")
     def beat(self) -> dict[str, Any]:
         ok = self.mine and heartbeat(self.session, self.case, self.user, now=self.now)
+        work.keep(self.request, self.now)
         if not ok:
             self.request.response.status_int = 409
         return {"ok": ok}

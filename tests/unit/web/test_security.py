@@ -133,8 +133,10 @@ def test_every_view_declares_its_permission(app):
 
 def test_security_headers_are_added_without_overriding():
     response = SimpleNamespace(headers={"X-Frame-Options": "SAMEORIGIN"})
-    add_security_headers(SimpleNamespace(response=response, request=SimpleNamespace(path="/")))
+    request = SimpleNamespace(path="/", registry=SimpleNamespace(settings={}))
+    add_security_headers(SimpleNamespace(response=response, request=request))
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "Strict-Transport-Security" not in response.headers  # only with cati.secure_cookies
     for name in set(SECURITY_HEADERS) - {"X-Frame-Options"}:
         assert response.headers[name] == SECURITY_HEADERS[name]
     assert response.headers["Cache-Control"] == "no-store"
