@@ -19,8 +19,16 @@ from pathlib import Path
 from typing import Any
 
 
+class SampleFieldError(ValueError):
+    """A sample file's value that does not fit its declared field; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"sample field {field}: {message}")
+        self.field = field
+
+
 def typed_sample(questionnaire, raw):  # type: ignore[no-untyped-def]
-    """Declared sample fields typed (codes as numbers, dates as ISO); ValueError names the field."""
+    """Declared sample fields typed (codes as numbers, dates as ISO); SampleFieldError names the field."""
     from cati.questionnaires.sample_fields import typed_value
 
     typed = {}
@@ -30,8 +38,20 @@ def typed_sample(questionnaire, raw):  # type: ignore[no-untyped-def]
             try:
                 typed[spec.name] = typed_value(spec, str(value) if isinstance(value, int | float) else value)
             except ValueError as exc:
-                raise ValueError(f"sample field {spec.name}: {exc}") from None
+                raise SampleFieldError(spec.name, str(exc)) from None
     return typed
+
+
+def _where(path: str, key: str) -> str:
+    """``FILE:LINE:COL`` of ``key`` in the flat YAML mapping at ``path`` (``FILE`` if not found)."""
+    from cati.questionnaires.yamlload import YMap, load_yaml
+
+    try:
+        node = load_yaml(Path(path).read_text(encoding="utf-8"), path)
+    except Exception:  # read before without a problem; a position is a courtesy
+        return path
+    pos = node.key_pos.get(key) if isinstance(node, YMap) else None
+    return f"{path}:{pos.line}:{pos.col}" if pos is not None else path
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -128,8 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         raw = dict(_read_mapping(args.sample, "sample"))
         try:
             sample = {**raw, **typed_sample(questionnaire, raw)}
-        except ValueError as exc:
-            return _fail(f"{args.sample}: {exc}", 1)
+        except SampleFieldError as exc:
+            return _fail(f"{_where(args.sample, exc.field)}: {exc}", 1)
     engine = Engine(questionnaire)
     if args.random is not None:
         if args.random < 0:

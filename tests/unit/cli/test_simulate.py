@@ -152,7 +152,7 @@ def test_sample_values_are_typed_as_declared(capsys, tmp_path):
     sample.write_text(sample.read_text().replace('montage: "1"', 'montage: "7"'))
     code, _, err = simulate(capsys, HAUSTECH, "--answers", str(answers), "--sample", str(sample))
     assert code == 1
-    assert "sample field montage: code 7 is not an option of montage" in err
+    assert f"{sample}:6:1: sample field montage: code 7 is not an option of montage" in err  # FILE:LINE:COL
 
 
 SMALL = """\
