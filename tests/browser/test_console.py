@@ -272,3 +272,92 @@ def test_the_no_connection_banner_goes_once_the_server_answers_again(console_ser
             page.wait_for_selector(banner, state="detached")
         finally:
             browser.close()
+
+
+def test_the_same_case_in_a_second_window_is_refused_until_taken_over(console_server: dict[str, Any]) -> None:
+    # The interviewer opens the case they are on in a second tab (a bookmark, "Next case" in
+    # another window): the second tab says so and takes no keys and no clicks; "Continue here"
+    # moves the case to it (reloaded, at the question the first one had reached) and locks the
+    # first one. Nothing is posted from a locked window.
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    base = console_server["url"]
+    lock = ".window-lock"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            first = context.new_page()
+            into_an_interview(first, base)
+            step(first, lambda: (first.keyboard.press("1"), first.keyboard.press("Enter")))
+            assert screen(first)[1] == "Z2"
+            second = context.new_page()
+            posts: list[str] = []
+            second.on("request", lambda r: r.method == "POST" and posts.append(urlsplit(r.url).path))
+            second.goto(first.url)
+            second.wait_for_selector(lock)
+            assert "in einem anderen Fenster" in second.locator(lock).inner_text()
+            second.keyboard.press("1")
+            second.keyboard.press("Enter")  # a habitual Enter neither answers nor takes the case over
+            second.wait_for_timeout(300)
+            assert not [p for p in posts if not p.endswith("/heartbeat")], posts  # nothing sent
+            assert second.locator(lock).count() == 1
+            assert first.locator(lock).count() == 0
+
+            with second.expect_navigation():
+                second.get_by_role("button", name="Hier weiterarbeiten").click()
+            second.wait_for_selector("#answer-form")
+            assert second.locator(lock).count() == 0 and screen(second)[1] == "Z2"
+            first.wait_for_selector(lock)
+            first.keyboard.press("2")
+            first.keyboard.press("Enter")
+            first.wait_for_timeout(300)
+            assert screen(first)[1] == "Z2"  # the locked first window sent nothing
+            step(second, lambda: (second.keyboard.press("1"), second.keyboard.press("Enter")))
+            assert screen(second)[1] == "Z3"
+        finally:
+            browser.close()
+
+
+def test_refused_and_outcome_keys(console_server: dict[str, Any]) -> None:
+    # R gives "refused" (D "don't know") without the mouse; O opens the call outcomes, digits
+    # choose one (10: soft refusal), Enter asks for the note it needs, Ctrl+Enter saves it.
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from cati.models import Attempt, Interview
+
+    base = console_server["url"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            into_an_interview(page, base)
+            for _question in ("Z1", "Z2", "Z3"):
+                step(page, lambda: (page.keyboard.press("1"), page.keyboard.press("Enter")))
+            assert screen(page) == ("nps", "N1")
+            step(page, lambda: page.keyboard.press("r"))
+            assert screen(page)[1] != "N1"
+            with page.expect_navigation():
+                page.keyboard.press("o")  # during an interview the outcome has its own page
+            page.keyboard.press("Escape")  # ... and Escape goes back to the interview
+            page.wait_for_selector("#answer-form")
+            with page.expect_navigation():
+                page.keyboard.press("o")
+            page.keyboard.type("10")
+            assert page.locator("input[name=outcome]:checked").get_attribute("value") == "soft_refusal"
+            page.keyboard.press("Enter")
+            assert page.evaluate("document.activeElement.id") == "outcome-note"  # the note it needs
+            page.keyboard.type("Heute keine Zeit")
+            with page.expect_navigation():
+                page.keyboard.press("Control+Enter")
+        finally:
+            browser.close()
+    with Session(console_server["engine"]) as session:
+        interview = session.scalar(select(Interview))
+        assert interview.state["answers"]["N1"] == "REF"
+        attempt = session.scalar(select(Attempt).where(Attempt.case_id == interview.case_id))
+        assert (attempt.outcome, attempt.note) == ("soft_refusal", "Heute keine Zeit")

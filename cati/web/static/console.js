@@ -67,6 +67,10 @@
     if (event.defaultPrevented || !form || form.tagName !== "FORM") {
       return;
     }
+    if (lock && root && root.contains(form)) {
+      event.preventDefault();  // the case is worked on in another window
+      return;
+    }
     if (form.getAttribute("data-sent")) {
       event.preventDefault();  // a double Enter: the first submission is on its way
       return;
@@ -522,7 +526,7 @@
 
   // ---- one key handler for the page ---------------------------------------------------------
   function onKey(event) {
-    if (event.defaultPrevented || event.isComposing) {
+    if (event.defaultPrevented || event.isComposing || lock) {
       return;
     }
     var target = event.target;
@@ -589,6 +593,75 @@
     });
   }
 
+  // ---- one window per case -------------------------------------------------------------------
+  /* The same case open in a second window or tab: the window that had it first keeps it; the
+   * newer one says so and takes no input until the interviewer continues there ("Continue here"),
+   * which locks the other one and reloads this one (the other may have got further). The windows
+   * talk over a BroadcastChannel (same browser). Without it, or without JavaScript, the server
+   * still refuses what a window that is behind sends (its revision is old): nothing is lost. */
+  var channel = null;
+  var windowId = String(Date.now()) + "-" + Math.random().toString(36).slice(2);
+  var openedAt = Date.now();
+  var lock = null;
+
+  function caseKey() {
+    return root ? root.getAttribute("data-heartbeat-url") : null;
+  }
+
+  function lockHere() {
+    if (lock || !root || !caseKey()) {
+      return;
+    }
+    lock = document.createElement("div");
+    lock.className = "notice notice-error window-lock";
+    lock.setAttribute("role", "alert");
+    var text = document.createElement("p");
+    text.textContent = root.getAttribute("data-other-window-message") || "";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button-secondary";
+    button.textContent = root.getAttribute("data-continue-here-label") || "";
+    button.addEventListener("click", continueHere);
+    lock.appendChild(text);
+    lock.appendChild(button);
+    Array.prototype.slice.call(root.children).forEach(function (el) { el.inert = true; });
+    root.insertBefore(lock, root.firstChild);
+    root.classList.add("console-locked");
+    if (document.activeElement && root.contains(document.activeElement)) {
+      document.activeElement.blur();  // no focus on the button either: a habitual Enter takes nothing over
+    }
+  }
+
+  /* Reload, and say "take" from the reloaded page (a message sent now could reach the other
+   * window after the reloaded page's "hello", which that window, not yet locked, would answer). */
+  function continueHere() {
+    window.sessionStorage.setItem("cati-take", caseKey());
+    window.location.reload();
+  }
+
+  function onMessage(event) {
+    var message = event.data || {};
+    if (message.key !== caseKey() || message.from === windowId) {
+      return;
+    }
+    if (message.type === "hello" && !lock && openedAt <= message.since) {
+      channel.postMessage({ type: "here", key: caseKey(), from: windowId, since: openedAt });
+    } else if ((message.type === "here" && message.since <= openedAt) || message.type === "take") {
+      lockHere();
+    }
+  }
+
+  function watchOtherWindows() {
+    if (!window.BroadcastChannel || !caseKey()) {
+      return;
+    }
+    channel = new window.BroadcastChannel("cati-console");
+    channel.onmessage = onMessage;
+    var taking = window.sessionStorage.getItem("cati-take") === caseKey();
+    window.sessionStorage.removeItem("cati-take");
+    channel.postMessage({ type: taking ? "take" : "hello", key: caseKey(), from: windowId, since: openedAt });
+  }
+
   // ---- the page ------------------------------------------------------------------------------
   /* The state of the screen on show: on load and after every screen that replaced the content
    * (its elements are new; the document's handlers and the heartbeat's timer are not). */
@@ -633,5 +706,6 @@
   if (init()) {
     document.addEventListener("submit", onSubmit);
     document.addEventListener("keydown", onKey);
+    watchOtherWindows();
   }
 }());
