@@ -6,6 +6,7 @@ rest of the code never parses settings and never meets a typo at 3 a.m. during f
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -85,9 +86,30 @@ def expand_env(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: ``cati.*`` keys that are not settings a deployment writes: an engine handed in by the tests and
+#: scripts that build the app around an existing connection pool.
+INTERNAL_KEYS = frozenset({"cati.engine"})
+
+
+def unknown_keys(raw: Mapping[str, Any]) -> list[str]:
+    """Messages for ``cati.*`` keys we do not know: a misspelt ``cati.secure_cookie = true`` would
+    otherwise leave cookies insecure without a word. Other prefixes (pyramid.*, sqlalchemy.*,
+    retry.*, tm.*) belong to their libraries and pass."""
+    known = {node.name for node in SettingsSchema().children} | INTERNAL_KEYS
+    problems = []
+    for key in sorted(k for k in raw if k.startswith("cati.") and k not in known):
+        guess = difflib.get_close_matches(key, sorted(known - INTERNAL_KEYS), n=1)
+        problems.append(f"{key}: unknown setting" + (f" (did you mean {guess[0]}?)" if guess else ""))
+    return problems
+
+
 def parse_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and type the settings; unknown keys (pyramid.*, retry.*, ...) pass untouched."""
+    """Validate and type the settings; unknown ``cati.*`` keys are refused, those of the libraries
+    (pyramid.*, sqlalchemy.*, retry.*, ...) pass untouched."""
     expanded = expand_env(raw)
+    unknown = unknown_keys(expanded)
+    if unknown:
+        raise ConfigurationError(f"invalid settings: {'; '.join(unknown)}")
     try:
         typed = SettingsSchema().deserialize(expanded)
     except colander.Invalid as exc:

@@ -46,3 +46,19 @@ def test_unset_environment_variable_is_named(monkeypatch):
     monkeypatch.delenv("CATI_NOT_SET", raising=False)
     with pytest.raises(ConfigurationError, match=r"cati\.session_secret"):
         parse_settings({**BASE, "cati.session_secret": "${CATI_NOT_SET}"})
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("cati.secure_cookie", r"cati\.secure_cookie: unknown setting \(did you mean cati\.secure_cookies\?\)"),
+    ("cati.login_lockout_second", r"did you mean cati\.login_lockout_seconds\?"),
+    ("cati.nothing_like_it_at_all", r"cati\.nothing_like_it_at_all: unknown setting$"),
+])
+def test_a_misspelt_setting_stops_start_up(key, message):
+    """A typo must not leave a default in place silently (insecure cookies, a short lockout)."""
+    with pytest.raises(ConfigurationError, match=message):
+        parse_settings({**BASE, key: "true"})
+
+
+def test_library_settings_and_the_test_engine_pass():
+    settings = parse_settings({**BASE, "retry.attempts": "3", "tm.annotate_user": "false", "cati.engine": object()})
+    assert settings["retry.attempts"] == "3"
