@@ -62,3 +62,23 @@ def test_a_misspelt_setting_stops_start_up(key, message):
 def test_library_settings_and_the_test_engine_pass():
     settings = parse_settings({**BASE, "retry.attempts": "3", "tm.annotate_user": "false", "cati.engine": object()})
     assert settings["retry.attempts"] == "3"
+
+
+def test_the_production_example_is_valid_with_its_environment(monkeypatch, tmp_path):
+    """production.ini.example (docs/deployment.md) starts with its three variables set, and names
+    the one that is missing."""
+    import shutil
+    from pathlib import Path
+
+    from pyramid.paster import get_appsettings
+
+    example = tmp_path / "production.ini"
+    shutil.copy(Path(__file__).resolve().parents[2] / "production.ini.example", example)
+    monkeypatch.setenv("CATI_DATABASE_URL", "postgresql+psycopg://cati:pw@db.internal/cati")
+    monkeypatch.setenv("CATI_SESSION_SECRET", "s" * 40)
+    monkeypatch.setenv("CATI_DNC_SALT", "salz-der-sperrliste")
+    settings = parse_settings(get_appsettings(str(example)))
+    assert settings["cati.secure_cookies"] is True and settings["cati.dnc_salt"] == "salz-der-sperrliste"
+    monkeypatch.delenv("CATI_DNC_SALT")
+    with pytest.raises(ConfigurationError, match="CATI_DNC_SALT"):
+        parse_settings(get_appsettings(str(example)))
