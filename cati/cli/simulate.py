@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except _InputError as exc:
         return _fail(str(exc), 1)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): cati.cli.main ends quietly
     except Exception as exc:  # never a traceback for a researcher's file
         return _fail(f"internal error: {type(exc).__name__}: {exc}", 1)
 

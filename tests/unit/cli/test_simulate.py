@@ -230,3 +230,24 @@ def test_cli_docs_describe_the_simulate_messages():
     assert "`cati simulate: <message>`" in docs
     for example in ("--lang fr: the questionnaire has de, en", "--full expects QUOTA.CELL", "--full alter.x: no such"):
         assert f"`cati simulate: {example}" in docs
+
+
+def test_a_reader_that_goes_away_is_no_error(capsys, monkeypatch, tmp_path):
+    """``cati simulate ... | head``: the pipe closes before the report is written."""
+    import sys
+
+    sink = (tmp_path / "stdout").open("w")
+
+    class Gone:
+        def write(self, text):
+            raise BrokenPipeError
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            return sink.fileno()
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    assert main(["simulate", HAUSTECH, "--random", "5"]) == 0
+    assert "internal error" not in capsys.readouterr().err
