@@ -132,6 +132,33 @@ def test_hard_appointment_belongs_to_its_interviewer_until_the_grace_period(dbse
     assert next_case(dbsession, ben, now=at + dt.timedelta(minutes=16)).case.ref == case.ref
 
 
+def test_soft_appointment_goes_to_whoever_draws_first_when_due(dbsession, study, anna, ben):
+    """"Soft: anyone may call": no reservation; at its time it comes before every fresh case, to
+    the first interviewer who asks, not only to the one who made it."""
+    load(dbsession, study, SAMPLE)
+    case = next_case(dbsession, anna, now=TUESDAY_10).case
+    at = local(2026, 11, 25, 18, 0)
+    record_outcome(dbsession, case, anna, "appointment_soft", appointment_at=at, now=TUESDAY_10)
+    assert case.reserved_for is None
+    assert next_case(dbsession, ben, now=at - dt.timedelta(minutes=5)).reason == "fresh"  # not due yet
+    delivery = next_case(dbsession, ben, now=at)
+    assert (delivery.case.ref, delivery.reason) == (case.ref, "appointment")
+
+
+def test_appointment_is_kept_in_the_respondents_time_zone(dbsession, study, anna):
+    """A respondent in New York asked for 10:00 their time: that is 16:00 in Berlin, and the case
+    is due then, not at 10:00 Berlin time."""
+    from zoneinfo import ZoneInfo
+
+    load(dbsession, study, [("US", "+1 212 555 0123", "", "")])
+    case = next_case(dbsession, anna, now=local(2026, 11, 24, 17, 0)).case
+    at = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+    record_outcome(dbsession, case, anna, "appointment_hard", appointment_at=at, now=local(2026, 11, 24, 17, 0))
+    assert next_case(dbsession, anna, now=local(2026, 11, 25, 10, 0)) is None
+    delivery = next_case(dbsession, anna, now=local(2026, 11, 25, 16, 0))
+    assert (delivery.case.ref, delivery.reason) == ("US", "appointment")
+
+
 def test_appointment_due_goes_to_its_interviewer(dbsession, study, anna):
     load(dbsession, study, SAMPLE[:2])
     case = next_case(dbsession, anna, now=TUESDAY_10).case
