@@ -170,9 +170,15 @@ def customise(overrides: Mapping[str, Mapping[str, Any]], base: Mapping[str, Out
                 raise ValueError(f"outcome {code}: aapor {values['aapor']!r} is not an AAPOR code such as 3.13")
             values["rate_class"] = rate_class_for(str(values["aapor"]))
         if code in table:
-            if "default_delay" in values and table[code].retry_key:
-                raise ValueError(f"outcome {code}: its retry delay is the setting {table[code].retry_key}")
-            outcome = replace(table[code], **values)
+            current = table[code]
+            if (current.source != "interviewer" or current.closing) and set(values) - _LABELS:
+                # complete, partial, the questionnaire's endings, max_attempts: what they do is the
+                # engine's and the attempt limit's (a complete that is not final is called again)
+                raise ValueError(f"outcome {code}: set by the {current.source}, not chosen by interviewers: "
+                                 "only its labels may change")
+            if "default_delay" in values and current.retry_key:
+                raise ValueError(f"outcome {code}: its retry delay is the setting {current.retry_key}")
+            outcome = replace(current, **values)
         else:
             try:
                 outcome = Outcome(**{"code": code, **values})
@@ -183,8 +189,15 @@ def customise(overrides: Mapping[str, Mapping[str, Any]], base: Mapping[str, Out
     return table
 
 
+_LABELS = frozenset({"label_de", "label_en"})
+
+
 def _check(outcome: Outcome) -> None:
     where = f"outcome {outcome.code}"
+    if outcome.code.startswith("appointment") and outcome.final:
+        raise ValueError(f"{where}: an appointment is never final (the case is called at the agreed time)")
+    if outcome.adds_to_dnc and not outcome.final:
+        raise ValueError(f"{where}: do not call again is always final")
     if not _AAPOR_CODE.match(outcome.aapor):
         raise ValueError(f"{where}: aapor {outcome.aapor!r} is not an AAPOR code such as 3.13")
     if outcome.rate_class not in RATE_CLASSES:

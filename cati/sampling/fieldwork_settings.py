@@ -183,7 +183,9 @@ def outcome_overrides(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for key, value in settings.items():
         match = _OUTCOME_KEY.match(key)
         if match and value is not None:
-            overrides.setdefault(match.group(1), {})[match.group(2)] = None if value == "unknown" else value
+            field = match.group(2)
+            unknown = field == "eligible" and value == "unknown"  # stored as the word, see _eligible
+            overrides.setdefault(match.group(1), {})[field] = None if unknown else value
     return overrides
 
 

@@ -166,10 +166,7 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
     if status == StudyStatus.FIELD.value and study.current_version is None:
         problems.append("status: a study needs a questionnaire before fieldwork")
     problems += quotas.mode_problems(questionnaire, values)
-    try:
-        customise(fieldwork_settings.outcome_overrides(effective))
-    except ValueError as exc:
-        problems.append(str(exc))
+    problems += _outcome_table_problems(session, study, effective)
     if problems:
         raise StudyError(problems)
     if targets:
@@ -190,6 +187,29 @@ def update_settings(session: Session, study: Study, changes: dict[str, str], act
         cells = quotas.sync_cells(session, study, actor_id=actor_id, record=False)
     audit.record(session, "study.settings", user_id=actor_id, study_id=study.id, target=f"study:{study.slug}",
                  details={"changes": dict(changes), "before": before, **({"quota_cells": cells} if cells else {})})
+
+
+def _outcome_table_problems(session: Session, study: Study, effective: dict[str, Any]) -> list[str]:
+    """The study's outcome table after a change must be consistent, and must still have every
+    code its attempts and cases were recorded with (their dispositions are worked out from it)."""
+    try:
+        table = customise(fieldwork_settings.outcome_overrides(effective))
+    except ValueError as exc:
+        return [str(exc)]
+    try:
+        before = set(customise(fieldwork_settings.outcome_overrides(
+            fieldwork_settings.effective(study.purpose, study.settings or {}))))
+    except ValueError:  # a table stored before a rule existed: nothing to compare with
+        before = set()
+    removed = sorted(before - set(table))
+    if not removed:
+        return []
+    from cati.models import Attempt
+
+    used = sorted(set(session.scalars(select(Attempt.outcome).where(Attempt.study_id == study.id,
+                                                                    Attempt.outcome.in_(removed)).distinct())))
+    return [f"outcome {code}: attempts were recorded with it; it cannot be removed (change its labels instead)"
+            for code in used]
 
 
 def refresh_legal_blocks(session: Session, study: Study, legal_basis: str) -> None:

@@ -34,7 +34,7 @@ def user_list(request: Any, problem: str | None = None) -> dict[str, Any]:
              permission=Permission.USER_MANAGE)
 def audit(request: Any) -> dict[str, Any]:
     """The audit trail of what belongs to no study: user accounts (created, (de)activated,
-    passwords, skills) and the do-not-call list. Study events are on each study's trail."""
+    passwords) and the do-not-call list. Study events (skills too) are on each study's trail."""
     filters, values = audit_filter(request.GET)
     rows, cursor = reports.audit_trail(request.dbsession, None, filters, tz=TZ)
     return audit_page(request, rows, cursor, values, select(User.id, User.display_name))

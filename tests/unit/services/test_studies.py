@@ -78,7 +78,41 @@ class TestOutcomeTable:
         [new] = [o for o in interviewer_outcomes(study) if o.code == "mailbox_full"]
         assert (new.rate_class, new.final, new.default_delay) == ("UH", False, 180)
 
+    def test_what_the_system_sets_keeps_its_meaning_only_labels_change(self, dbsession):
+        from cati.services.scheduler import rules_for
+
+        study = create_study(dbsession, source=SOURCE, source_name="e.yaml")
+        update_settings(dbsession, study, {"outcome.complete.label_de": "Interview vollständig",
+                                           "outcome.busy.label_en": "unknown"})  # "unknown" is a label here
+        table = rules_for(study).outcomes
+        assert table["complete"].label_de == "Interview vollständig" and table["busy"].label_en == "unknown"
+
+    def test_a_code_attempts_were_recorded_with_cannot_be_removed(self, dbsession):
+        from cati.models import Attempt, User
+
+        study = create_study(dbsession, source=SOURCE, source_name="e.yaml")
+        fields = {"label_de": "Mailbox voll", "label_en": "Mailbox full", "aapor": "3.14", "final": "no"}
+        update_settings(dbsession, study, {f"outcome.mailbox_full.{k}": v for k, v in fields.items()})
+        update_settings(dbsession, study, {f"outcome.mailbox_full.{k}": "" for k in fields})  # unused: gone
+        update_settings(dbsession, study, {f"outcome.mailbox_full.{k}": v for k, v in fields.items()})
+        text = "id,phone\nA,030 1111111\n"
+        assert import_sample(dbsession, study, text.encode(), filename="s.csv").imported == 1
+        case = dbsession.scalar(select(Case).where(Case.study_id == study.id))
+        user = User(username="anna", role="interviewer", password_hash="x", display_name="Anna", code="I0000001")
+        dbsession.add(user)
+        dbsession.flush()
+        dbsession.add(Attempt(case_id=case.id, study_id=study.id, user_id=user.id, outcome="mailbox_full",
+                              aapor="3.14"))
+        dbsession.flush()
+        with pytest.raises(StudyError, match="mailbox_full: attempts were recorded with it"):
+            update_settings(dbsession, study, {f"outcome.mailbox_full.{k}": "" for k in fields})
+
     @pytest.mark.parametrize(("changes", "message"), [
+        ({"outcome.complete.final": "no"}, "set by the engine, not chosen by interviewers"),
+        ({"outcome.max_attempts.final": "no"}, "set by the system"),
+        ({"outcome.screened_out.aapor": "2.11"}, "only its labels may change"),
+        ({"outcome.appointment_soft.final": "yes"}, "an appointment is never final"),
+        ({"outcome.do_not_call.final": "no"}, "do not call again is always final"),
         ({"outcome.busy.aapor": "9.99"}, "not an AAPOR code"),
         ({"outcome.busy.default_delay": "20"}, "retry.busy"),
         ({"outcome.busy.colour": "red"}, "no field 'colour'"),
