@@ -1,10 +1,11 @@
 """The dispositions report for the client: one row per case with its reference, attempts, last
 outcome, current disposition (outcome and AAPOR code) and the pseudonymous code of the interviewer
 of the last call. No contact data: the reference is the only way back to a person, and it is the
-client's own. No time of the last call either: the client's data file carries each interview's
-start and end time and interviewer code, and with the call's time beside the reference the two
-files joined would put the client's own customer numbers on the answers (professional anonymity,
-see domain notes).
+client's own. The client's data file carries each interview's start and end time and interviewer
+code; joined with this report on them, it would put the client's own customer numbers on the
+answers (professional anonymity, see domain notes). So the report has no time of the call, and its
+interviewer is a pseudonym of this report alone (the same within the report, a new one in the next),
+never the code the data file has.
 
 Rows are read in reference order in batches through the unique index (study_id, ref) - keyset
 pagination, constant memory - and written straight into a file (CSV or XLSX with openpyxl's
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
+import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -80,6 +83,11 @@ def disposition_rows(session: Session, study: Study, *, labels: Mapping[str, str
                      batch: int = BATCH) -> Iterator[DispositionRow]:
     """Every (non-test) case of the study, by reference."""
     labels = labels or {}
+    key = os.urandom(16)  # this report's interviewer pseudonyms (see the module docstring)
+
+    def pseudonym(code: str | None) -> str:
+        return "I-" + hashlib.blake2b((code or "").encode(), key=key, digest_size=3).hexdigest().upper() if code else ""
+
     last_attempt = (select(func.max(Attempt.id)).where(Attempt.case_id == Case.id).correlate(Case)
                     .scalar_subquery())
     base = (
@@ -99,7 +107,7 @@ def disposition_rows(session: Session, study: Study, *, labels: Mapping[str, str
             yield DispositionRow(
                 reference=r.ref, attempts=r.attempts, last_outcome=r.last_outcome or "",
                 disposition=r.outcome, disposition_label=labels.get(r.outcome, "") if r.outcome else "",
-                aapor=r.aapor, status="final" if r.state == "final" else "temporary", interviewer=r.code or "")
+                aapor=r.aapor, status="final" if r.state == "final" else "temporary", interviewer=pseudonym(r.code))
         if len(rows) < batch:
             return
         after = rows[-1].ref

@@ -43,12 +43,24 @@ class TestRows:
         assert [r.reference for r in rows] == ["=HYPERLINK(\"http://evil\")", "A-1", "A-2"]
         fresh, retry, done = rows
         assert (fresh.attempts, fresh.last_outcome, fresh.aapor, fresh.status) == (0, "", "3.11", "temporary")
-        assert (retry.disposition, retry.disposition_label, retry.interviewer) == (
-            "no_answer", "Keine Antwort", seeded["anna"].code)
-        assert (done.attempts, done.last_outcome, done.disposition, done.aapor, done.status, done.interviewer) == (
-            2, "complete", "complete", "1.1", "final", seeded["ben"].code)
+        assert (retry.disposition, retry.disposition_label) == ("no_answer", "Keine Antwort")
+        assert (done.attempts, done.last_outcome, done.disposition, done.aapor, done.status) == (
+            2, "complete", "complete", "1.1", "final")
+        assert retry.interviewer.startswith("I-") and done.interviewer.startswith("I-")
+        assert retry.interviewer != done.interviewer  # anna and ben
         # no time of the call: beside the data file's interview times it would link reference and answers
         assert not any(isinstance(value, dt.datetime) for value in done.values())
+
+    def test_the_interviewer_is_a_pseudonym_of_the_report_alone(self, dbsession, study, seeded):
+        """Never the code the client's data file has (joined on it, the report's references would
+        name the answers); the same within a report, another in the next one."""
+        other = add_case(dbsession, study, "A-3", outcome="no_answer", aapor="3.13", attempts=1)
+        add_attempt(dbsession, other, seeded["anna"], "no_answer", "3.13", local(2026, 11, 24, 9, 10))
+        first = {r.reference: r.interviewer for r in disposition_rows(dbsession, study)}
+        second = {r.reference: r.interviewer for r in disposition_rows(dbsession, study)}
+        assert first["A-1"] == first["A-3"] != first["A-2"]  # anna twice, ben once
+        assert seeded["anna"].code not in first.values() and seeded["ben"].code not in first.values()
+        assert first["A-1"] != second["A-1"]
 
     def test_keyset_batches_cover_every_case(self, dbsession, study):
         for i in range(7):
@@ -63,7 +75,8 @@ class TestFiles:
         rows = list(csv.reader(io.StringIO(text)))
         assert rows[0] == list(reports.COLUMNS)
         assert rows[1][0] == "'=HYPERLINK(\"http://evil\")"  # shown as text, never evaluated
-        assert rows[3] == ["A-2", "2", "complete", "complete", "", "1.1", "final", seeded["ben"].code]
+        assert rows[3][:7] == ["A-2", "2", "complete", "complete", "", "1.1", "final"]
+        assert rows[3][7].startswith("I-") and seeded["ben"].code not in text
         assert "2026-11-24" not in text and "09:30" not in text
         assert "+4930123456" not in text and "Muster" not in text
         assert report.rows == 3
