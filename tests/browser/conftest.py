@@ -1,5 +1,7 @@
-"""The browser tests' server: the app under waitress in a thread, on its own migrated SQLite file,
-with data committed by a seed function (nothing here shares the savepoint fixtures)."""
+"""The browser tests' server: the app under waitress in a thread, on the test session's database
+(SQLite, or the private PostgreSQL server when ``CATI_TEST_DB=postgresql``: the browser tests run
+on both), with data committed by a seed function; nothing here shares the savepoint fixtures, and
+the tables are emptied after each test (``clean_database``)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,20 @@ import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
+import pytest
 import transaction
 
 
+@pytest.fixture
+def browser_db(clean_database: Any, settings: dict[str, Any]) -> str:
+    """The URL of the session's database, emptied after the test."""
+    return str(settings["sqlalchemy.url"])
+
+
 @contextlib.contextmanager
-def served_app(database: Path, seed: Callable[[Any], None], *, threads: int = 2) -> Iterator[tuple[str, Any]]:
+def served_app(url: str, seed: Callable[[Any], None], *, threads: int = 2) -> Iterator[tuple[str, Any]]:
     """Yields (base URL, engine); ``seed(session)`` runs in one committed transaction first."""
     from waitress.server import create_server
 
@@ -23,7 +31,7 @@ def served_app(database: Path, seed: Callable[[Any], None], *, threads: int = 2)
     from cati.migrate import upgrade
 
     settings = {
-        "sqlalchemy.url": f"sqlite:///{database}",
+        "sqlalchemy.url": url,
         "cati.session_secret": secrets.token_hex(32),
         "pyramid.default_locale_name": "de",
     }

@@ -37,7 +37,7 @@ NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimez
 
 
 @pytest.fixture
-def console_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def console_server(browser_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     from cati.services.sample_import import import_sample
     from cati.services.studies import assign_member, create_study, update_settings
     from cati.services.users import create_user
@@ -55,7 +55,7 @@ def console_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         report = import_sample(session, study, SAMPLE, filename=SAMPLE.name)
         assert report.committed, report.lines()
 
-    with served_app(tmp_path / "console.sqlite", seed, threads=4) as (url, engine):
+    with served_app(browser_db, seed, threads=4) as (url, engine):
         yield {"url": url, "engine": engine}
 
 

@@ -10,7 +10,6 @@ under waitress in a thread, on its own SQLite file, with the e-bike example stud
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ FAILED = "#dashboard .sv-live-failed"
 
 
 @pytest.fixture
-def dashboard_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def dashboard_server(browser_db: str) -> Iterator[dict[str, Any]]:
     from cati.services.studies import assign_member
     from cati.services.users import create_user
     from tests.fieldwork_seed import add_case, make_study
@@ -39,7 +38,7 @@ def dashboard_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
         add_case(session, study, "K-001")
         add_case(session, study, "K-002", state="final", outcome="hard_refusal", aapor="2.111", attempts=1)
 
-    with served_app(tmp_path / "dashboard.sqlite", seed) as (url, engine):
+    with served_app(browser_db, seed) as (url, engine):
         yield {"url": url, "engine": engine}
 
 

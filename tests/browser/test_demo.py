@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,12 @@ SUNDAY_NIGHT = dt.datetime(2026, 11, 22, 22, 30, tzinfo=dt.UTC)  # 23:30 in Berl
 
 
 @pytest.fixture
-def demo_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def demo_server(browser_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     from cati.demo import load_demo
     from cati.web.views import console as console_views
 
     monkeypatch.setattr(console_views, "now_utc", lambda: SUNDAY_NIGHT)
-    with served_app(tmp_path / "demo.sqlite", lambda session: load_demo(session), threads=4) as (url, engine):
+    with served_app(browser_db, lambda session: load_demo(session), threads=4) as (url, engine):
         yield {"url": url, "engine": engine}
 
 

@@ -42,13 +42,13 @@ def require_chromium() -> None:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
+def live_server(browser_db: str) -> Iterator[str]:
     from cati.services.users import create_user
 
     def seed(session: Any) -> None:
         create_user(session, USERNAME, role="researcher", password=PASSWORD, display_name=DISPLAY_NAME)
 
-    with served_app(tmp_path / "browser.sqlite", seed) as (url, _engine):
+    with served_app(browser_db, seed) as (url, _engine):
         yield url
 
 
