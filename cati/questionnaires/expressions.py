@@ -112,6 +112,7 @@ _ORDERED = frozenset({str, dt.date})
 _CONSTANT_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None, **SPECIALS}
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _IDENT_RE = re.compile(r"[A-Za-z0-9_]*")
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOOP_REFS = {"_code": "$code", "_label": "$label"}
 _FALLBACK_RNG = random.Random()
 # warnings.catch_warnings() swaps process-wide state; our own parses must not interleave in it.
@@ -474,7 +475,11 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "random_pick": (1, 1), "random_int": (2, 2),
 }
 FUNCTIONS = frozenset(_ARITY)
-RESERVED_WORDS = frozenset({*_CONSTANT_NAMES, "True", "False", "None", *keyword.kwlist})
+# The words of §5 (its literals, specials and operators) and the constants Python's parser makes
+# of True/False/None: a variable of such a name could never be read. Other Python keywords
+# (class, return, ...) are no words of the language: the spec allows them as ids, and only an
+# expression that names one fails to parse (and says so).
+RESERVED_WORDS = frozenset({*_CONSTANT_NAMES, "True", "False", "None", "and", "or", "not", "in"})
 _BOOLEAN_FUNCS = frozenset({"answered", "special", "is_dk", "is_ref", "is_na", "selected", "any_of", "all_of",
                             "between", "matches", "quota_open"})
 _NUMERIC_FUNCS = frozenset({"count", "sum", "min", "max", "mean", "abs", "round", "len", "age", "year", "random_int"})
@@ -933,6 +938,9 @@ def parse(source: str, *, allow_random: bool = False) -> Expr:
             message = "syntax error" + message[len("invalid syntax"):]
         else:
             message = f"syntax error: {message}"
+        words = [w for w in _WORD_RE.findall(body) if keyword.iskeyword(w) and w not in RESERVED_WORDS]
+        if words:
+            message += f" ('{words[0]}' cannot be a name in an expression: rename that question or field)"
         raise ExpressionError(message, offset) from None
     except Exception:  # the parser refuses some pathological inputs with other errors
         raise ExpressionError("the expression cannot be read", 0) from None

@@ -616,3 +616,11 @@ def test_end_with_a_broken_condition_does_not_make_the_rest_unreachable() -> Non
     found = problems(text)
     assert [p.split(": ", 1)[0] for p in found] == ["10:18", "12:23"], found
     assert "B is not asked before this point" in found[0] and "never reached" not in " ".join(found)
+
+
+def test_python_keywords_the_language_does_not_use_are_ids_but_not_names_in_expressions():
+    """§2 allows `return` or `class` as ids; only an expression that names one cannot be read."""
+    assert problems(doc("- {id: return, type: text, text: A}\n- {id: class, type: text, text: B}\n")) == []
+    found = problems(doc("- {id: class, type: numeric, text: A, min: 0, max: 9}\n"
+                         "- {id: Q2, type: text, text: B, show_if: 'class > 1'}\n"))
+    assert any("'class' cannot be a name in an expression" in p for p in found), found

@@ -618,6 +618,8 @@ def test_reserved_words_and_function_names_are_published():
     assert {"true", "false", "null", "DK", "REF", "NA", "and", "not", "in"} <= ex.RESERVED_WORDS
     assert {"answered", "matches", "random_pick", "quota_open", "iif"} <= ex.FUNCTIONS
     assert "S1" not in ex.RESERVED_WORDS
+    # Python keywords the spec does not use are allowed as ids (§2); only an expression naming one fails
+    assert not {"class", "return", "from", "global", "pass", "for", "is", "as"} & ex.RESERVED_WORDS
 
 
 # ----------------------------------------------------------------------------- infer_type
