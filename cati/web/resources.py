@@ -24,13 +24,23 @@ P = Permission
 #: handed to the database it overflows the integer type (OverflowError on SQLite): a 500 where a
 #: 404 or a refused form is due. ``str.isdigit`` is not enough: it accepts "²", which int() refuses.
 ID_PATTERN = "[0-9]{1,18}"
+#: Users, studies and the like have 32-bit keys (PostgreSQL ``integer``): more than 9 digits are no
+#: id of theirs, and PostgreSQL would refuse the comparison ("integer out of range", a 500).
+SMALL_ID_PATTERN = "[0-9]{1,9}"
 _ID = re.compile(ID_PATTERN)
+_SMALL_ID = re.compile(SMALL_ID_PATTERN)
 
 
 def parse_id(raw: object) -> int | None:
     """``raw`` (a URL segment, form or query value) as a row id, or None if it cannot be one."""
     text = str(raw)
     return int(text) if _ID.fullmatch(text) else None
+
+
+def parse_user_id(raw: object) -> int | None:
+    """Like :func:`parse_id`, for the 32-bit ids of users."""
+    text = str(raw)
+    return int(text) if _SMALL_ID.fullmatch(text) else None
 
 
 class RootFactory:

@@ -13,7 +13,7 @@ from pyramid.static import QueryStringConstantCacheBuster
 
 from cati.db import READ_ONLY_ROUTES_KEY
 
-from .resources import ID_PATTERN, CaseContext, ConsoleRoot, StudyContext
+from .resources import ID_PATTERN, SMALL_ID_PATTERN, CaseContext, ConsoleRoot, StudyContext
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -62,8 +62,8 @@ def static_token(directory: Path = STATIC_DIR) -> str:
 
 #: Placeholders for row ids: digits only and few enough to fit the database's integer (a longer
 #: number is a 404 here instead of an overflow in the database).
-USER_ID, CASE_ID, CHECK_ID, JOB_ID = (f"{{{name}:{ID_PATTERN}}}"
-                                      for name in ("user_id", "case_id", "check_id", "job_id"))
+CASE_ID, CHECK_ID, JOB_ID = (f"{{{name}:{ID_PATTERN}}}" for name in ("case_id", "check_id", "job_id"))
+USER_ID = f"{{user_id:{SMALL_ID_PATTERN}}}"  # users have 32-bit keys
 
 
 def includeme(config: Any) -> None:

@@ -38,6 +38,7 @@ class TestLogout:
 
 
 HUGE = "9" * 30  # no row's id; overflows a 64-bit integer
+BEYOND_INT4 = "9" * 11  # fits 64 bits, but not the 32-bit keys of users (PostgreSQL: "integer out of range")
 SUPERSCRIPT_TWO = "%C2%B2"  # "²": str.isdigit() says yes, int() says no
 
 
@@ -53,7 +54,7 @@ class TestIdsThatCannotBeIds:
         ("supervisor", "/studies/{slug}/cases/{id}"),
         ("admin", "/admin/users/{id}/password"),
     ])
-    @pytest.mark.parametrize("raw", [HUGE, SUPERSCRIPT_TWO])
+    @pytest.mark.parametrize("raw", [HUGE, SUPERSCRIPT_TWO, BEYOND_INT4])
     def test_pages_are_not_found(self, world, as_role, role, path, raw):
         as_role(role).get(path.format(slug=world.own.slug, id=raw), status=404)
 
@@ -62,13 +63,13 @@ class TestIdsThatCannotBeIds:
         ("supervisor", "/studies/{slug}/backchecks/{id}"),
         ("admin", "/admin/users/{id}/active"),
     ])
-    @pytest.mark.parametrize("raw", [HUGE, SUPERSCRIPT_TWO])
+    @pytest.mark.parametrize("raw", [HUGE, SUPERSCRIPT_TWO, BEYOND_INT4])
     def test_posts_are_not_found(self, world, as_role, role, path, raw):
         app = as_role(role)
         app.post(path.format(slug=world.own.slug, id=raw), {"csrf_token": csrf_token(app), "active": "0"},
                  status=404)
 
-    @pytest.mark.parametrize("raw", [HUGE, "²"])
+    @pytest.mark.parametrize("raw", [HUGE, "²", BEYOND_INT4])
     def test_person_fields_are_refused(self, world, as_role, raw):
         supervisor = as_role("supervisor")
         for action in ("members", "members/remove", "skills"):
@@ -80,7 +81,8 @@ class TestIdsThatCannotBeIds:
             admin.post(f"/studies/{world.own.slug}/{action}", {"user_id": raw, "csrf_token": csrf_token(admin)},
                        status=422)
 
-    @pytest.mark.parametrize("query", [f"user={HUGE}", "user=%C2%B2", f"before=2026-01-01T00:00:00|{HUGE}"])
+    @pytest.mark.parametrize("query", [f"user={HUGE}", "user=%C2%B2", f"user={BEYOND_INT4}",
+                                       f"before=2026-01-01T00:00:00|{HUGE}"])
     def test_audit_filters_are_bad_requests(self, world, as_role, query):
         as_role("supervisor").get(f"/studies/{world.own.slug}/audit?{query}", status=400)
 

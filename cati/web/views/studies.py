@@ -23,7 +23,7 @@ from cati.services.scheduler import rules_for
 from cati.services.studies import StudyError
 
 from ..i18n import _
-from ..resources import StudyContext, parse_id
+from ..resources import StudyContext, parse_user_id
 from ..schemas import MemberSchema, StatusSchema, StudyCreateSchema, parse_settings_text, validate
 from ..security import Permission
 
@@ -221,7 +221,7 @@ class StudyViews:
         values, errors = validate(MemberSchema(), {"user_id": self.request.POST.get("user_id", "")}, self.translate)
         if errors:
             return self.refused("members", list(errors.values()))
-        user_id = parse_id(values["user_id"])
+        user_id = parse_user_id(values["user_id"])
         user = self.request.dbsession.get(User, user_id) if user_id is not None else None
         if user is None:
             return self.refused("members", [self.translate(_("Please choose a person."))])

@@ -29,7 +29,7 @@ from cati.services import fieldwork, productivity, reports
 
 from ..i18n import _
 from ..rendering import DISPLAY_TIMEZONE
-from ..resources import StudyContext, parse_id
+from ..resources import StudyContext, parse_id, parse_user_id
 from ..security import Permission
 from .supervisor_charts import bar_chart
 
@@ -254,9 +254,9 @@ def _int_param(request: Any, name: str, default: int, low: int, high: int) -> in
     return min(max(value, low), high)
 
 
-def _id(raw: str) -> int:
+def _id(raw: str, parse: Any = parse_id) -> int:
     """A row id from a query parameter; ValueError (then 400) for anything that cannot be one."""
-    value = parse_id(raw)
+    value = parse(raw)
     if value is None:
         raise ValueError(raw)
     return value
@@ -287,7 +287,7 @@ def audit_filter(params: Any) -> tuple[reports.AuditFilter, dict[str, str]]:
         filters = reports.AuditFilter(
             kind=values["kind"] if values["kind"] in reports.AUDIT_KINDS else "",
             action=values["action"][:64],
-            user_id=_id(values["user"]) if values["user"] else None,
+            user_id=_id(values["user"], parse_user_id) if values["user"] else None,
             target=values["target"][:200],
             since=dt.date.fromisoformat(values["since"]) if values["since"] else None,
             until=dt.date.fromisoformat(values["until"]) if values["until"] else None,

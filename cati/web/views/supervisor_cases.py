@@ -19,7 +19,7 @@ from cati.services import audit, case_admin, fieldwork, scheduler
 from cati.services.case_admin import CaseAdminError
 
 from ..i18n import _
-from ..resources import StudyContext, parse_id
+from ..resources import StudyContext, parse_id, parse_user_id
 from ..security import Permission
 from .studies import attempt
 from .supervisor import STATE_LABELS, TZ, SupervisorPage
@@ -136,7 +136,7 @@ class CaseViews(SupervisorPage):
         raw = self.request.POST.get("user_id", "")
         if raw in ("", "anyone"):
             return None
-        user_id = parse_id(raw)
+        user_id = parse_user_id(raw)
         user = self.request.dbsession.get(User, user_id) if user_id is not None else None
         if user is None:
             return self.refused(case, form, [self.translate(_("Please choose a person."))])

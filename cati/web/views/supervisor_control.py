@@ -24,7 +24,7 @@ from cati.services.fieldwork import FieldworkError
 from cati.services.studies import StudyError
 
 from ..i18n import _
-from ..resources import StudyContext, parse_id
+from ..resources import StudyContext, parse_user_id
 from ..security import Permission
 from .studies import attempt
 from .supervisor import SupervisorPage
@@ -179,7 +179,7 @@ class ControlViews(SupervisorPage):
         return self.done(_("The eligibility estimate was saved."), "estimate-heading")
 
     def _user(self, form: str) -> User | dict[str, Any]:
-        user_id = parse_id(self.request.POST.get("user_id", ""))
+        user_id = parse_user_id(self.request.POST.get("user_id", ""))
         user = self.request.dbsession.get(User, user_id) if user_id is not None else None
         if user is None:
             return self.refused(form, [self.translate(_("Please choose a person."))])
