@@ -69,11 +69,15 @@ class ImportReport:
         return out
 
     def summary(self) -> str:
+        def counted(n: int, one: str, many: str) -> str:
+            return f"{n} {one if n == 1 else many}"
+
         verb = "imported" if self.committed else "nothing imported"
-        text = f"{self.filename}: {verb}: {self.imported} cases"
+        text = f"{self.filename}: {verb}: {counted(self.imported, 'case', 'cases')}"
         if self.blocked:
             text += f" ({self.blocked} not callable: see `cati sample explain`)"
-        return text + f", {len(self.duplicates)} duplicates skipped, {self.invalid_rows} invalid rows"
+        return (text + f", {counted(len(self.duplicates), 'duplicate', 'duplicates')} skipped, "
+                f"{counted(self.invalid_rows, 'invalid row', 'invalid rows')}")
 
 
 def _fresh_key(seed: str, ref: str) -> int:

@@ -4,7 +4,8 @@ database show on the open page without a reload, with the reader's focus, opened
 position kept; a failed update says so until the next one succeeds; a hidden tab fetches nothing.
 
 Playwright's clock runs the page's timers when the test says so (no 30-second waits). The app runs
-under waitress in a thread, on its own SQLite file, with the e-bike example study.
+under waitress in a thread, on the test session's database (SQLite or PostgreSQL), with the e-bike
+example study.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def test_import_prints_report_and_commits(ini, ebike, engine, tmp_path, capsys):
     assert main(["sample", "import", "ebike_abo_konzept", str(sample), "-c", ini]) == 0
     out = capsys.readouterr().out
     assert f"{sample}: row 3: duplicate skipped: number +49301234567 as in row 2" in out
-    assert "imported: 2 cases, 1 duplicates skipped, 0 invalid rows" in out
+    assert "imported: 2 cases, 1 duplicate skipped, 0 invalid rows" in out  # one duplicate, no "1 duplicates"
     assert _count(engine, Case) == 2
 
 
