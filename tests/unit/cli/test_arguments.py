@@ -68,4 +68,4 @@ def test_default_region_in_lower_case(ini, ebike, engine, tmp_path, capsys):
     sample = tmp_path / "s.csv"
     sample.write_text("id,phone\nW1,01 5121234\n")  # a Vienna number written as dialled in Austria
     assert main(["sample", "import", "ebike_abo_konzept", str(sample), "--default-region", "at", "-c", ini]) == 0
-    assert "imported: 1 cases" in capsys.readouterr().out
+    assert "imported: 1 case," in capsys.readouterr().out
