@@ -65,7 +65,8 @@ def test_target_change_is_saved_and_audited(demand, as_role, dbsession, world):
     assert row.target == 120
     assert demand.settings["quota_targets"] == {"alter_geschlecht": {"w_60_79": 120}}
     event = dbsession.scalars(select(AuditEvent).where(AuditEvent.study_id == demand.id,
-                                                       AuditEvent.action == "study.settings")).all()[-1]
+                                                       AuditEvent.action == "study.settings")
+                              .order_by(AuditEvent.id)).all()[-1]
     assert event.user_id == world.users["supervisor"].id
     assert event.details["quota_cells"][0]["before"]["target"] == 100
     # empty: no limit

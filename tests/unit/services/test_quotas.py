@@ -279,7 +279,8 @@ def test_target_changes_are_audited_and_reopen_cells(dbsession, study, people):
     assert study.settings["quota_targets"] == {"geschlecht": {"m": 3}}
     assert interview(dbsession, people[2], g=1)[2].disposition == "COMPLETE"
     assert interview(dbsession, people[3], g=1)[2].disposition == "QUOTA_FULL"
-    event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "study.settings")).all()[-1]
+    event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "study.settings")
+                              .order_by(AuditEvent.id)).all()[-1]  # the newest: PostgreSQL keeps no order unasked
     assert event.user_id == people[5].id
     assert event.details["quota_cells"] == [{"quota": "geschlecht", "cell": "m", "before": {
         "target": 2, "mode": "hard", "overshoot": 0.0}, "after": {"target": 3, "mode": "hard", "overshoot": 0.0}}]
