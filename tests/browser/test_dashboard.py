@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import served_app
-from .test_smoke import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from .conftest import chromium, served_app
 
 pytestmark = pytest.mark.browser
 
@@ -58,72 +57,67 @@ def change_fieldwork(engine: Any) -> None:
 
 
 def test_open_dashboard_follows_the_database(dashboard_server: dict[str, Any]) -> None:
-    require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base = dashboard_server["url"]
     problems: list[str] = []
     fetched: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 500})
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))  # CSP violations too
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("request", lambda r: "/dashboard/live" in r.url and fetched.append(r.url))
-            page.clock.install()
-            page.goto(f"{base}/login")
-            page.get_by_label("Benutzername").fill(USERNAME)
-            page.get_by_label("Passwort").fill(PASSWORD)
-            page.get_by_role("button", name="Anmelden").click()
-            page.wait_for_url(f"{base}/")
-            page.goto(f"{base}/studies/ebike/dashboard")
-            expect(page.locator(REFUSALS)).to_have_text("1")
-            expect(page.locator(FIRST_CELL_COMPLETES)).to_have_text("0")
-            expect(page.locator("#dashboard .sv-live")).to_be_visible()
-            expect(page.locator(FAILED)).to_be_hidden()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1000, "height": 500})
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))  # CSP violations too
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: "/dashboard/live" in r.url and fetched.append(r.url))
+        page.clock.install()
+        page.goto(f"{base}/login")
+        page.get_by_label("Benutzername").fill(USERNAME)
+        page.get_by_label("Passwort").fill(PASSWORD)
+        page.get_by_role("button", name="Anmelden").click()
+        page.wait_for_url(f"{base}/")
+        page.goto(f"{base}/studies/ebike/dashboard")
+        expect(page.locator(REFUSALS)).to_have_text("1")
+        expect(page.locator(FIRST_CELL_COMPLETES)).to_have_text("0")
+        expect(page.locator("#dashboard .sv-live")).to_be_visible()
+        expect(page.locator(FAILED)).to_be_hidden()
 
-            # The reader opened a chart's numbers, put the focus on a link and scrolled down.
-            page.locator("#chart-classes-title ~ details summary").click()
-            page.locator('#dashboard-dispositions a[href$="/reports/dispositions.csv"]').focus()
-            page.evaluate("window.scrollTo(0, 400); window.stillTheSamePage = true")
-            scrolled = page.evaluate("window.scrollY")
-            assert scrolled > 0
+        # The reader opened a chart's numbers, put the focus on a link and scrolled down.
+        page.locator("#chart-classes-title ~ details summary").click()
+        page.locator('#dashboard-dispositions a[href$="/reports/dispositions.csv"]').focus()
+        page.evaluate("window.scrollTo(0, 400); window.stillTheSamePage = true")
+        scrolled = page.evaluate("window.scrollY")
+        assert scrolled > 0
 
-            change_fieldwork(dashboard_server["engine"])
-            page.clock.fast_forward(30_000)
-            expect(page.locator(REFUSALS)).to_have_text("2")
-            expect(page.locator(FIRST_CELL_COMPLETES)).to_have_text("7")
-            expect(page.locator("#dashboard-kpis [data-figure=final_cases]")).to_have_text("2")
-            assert page.evaluate("window.stillTheSamePage") is True  # no reload
-            assert page.evaluate("document.activeElement.getAttribute('href')").endswith("/dispositions.csv")
-            assert page.evaluate("document.activeElement.closest('#dashboard-dispositions') !== null")
-            expect(page.locator("#chart-classes-title ~ details")).to_have_attribute("open", "")
-            assert page.evaluate("window.scrollY") == scrolled
-            assert fetched == [f"{base}/studies/ebike/dashboard/live?hours=4"]
-            assert not problems, problems
+        change_fieldwork(dashboard_server["engine"])
+        page.clock.fast_forward(30_000)
+        expect(page.locator(REFUSALS)).to_have_text("2")
+        expect(page.locator(FIRST_CELL_COMPLETES)).to_have_text("7")
+        expect(page.locator("#dashboard-kpis [data-figure=final_cases]")).to_have_text("2")
+        assert page.evaluate("window.stillTheSamePage") is True  # no reload
+        assert page.evaluate("document.activeElement.getAttribute('href')").endswith("/dispositions.csv")
+        assert page.evaluate("document.activeElement.closest('#dashboard-dispositions') !== null")
+        expect(page.locator("#chart-classes-title ~ details")).to_have_attribute("open", "")
+        assert page.evaluate("window.scrollY") == scrolled
+        assert fetched == [f"{base}/studies/ebike/dashboard/live?hours=4"]
+        assert not problems, problems
 
-            # A failed update says so, calmly; the next successful one clears the notice.
-            page.route("**/dashboard/live*", lambda route: route.abort())
-            page.clock.fast_forward(30_000)
-            expect(page.locator(FAILED)).to_be_visible()
-            expect(page.locator(REFUSALS)).to_have_text("2")
-            page.unroute("**/dashboard/live*")
-            page.clock.fast_forward(30_000)
-            expect(page.locator(FAILED)).to_be_hidden()
-            assert len(fetched) == 3
+        # A failed update says so, calmly; the next successful one clears the notice.
+        page.route("**/dashboard/live*", lambda route: route.abort())
+        page.clock.fast_forward(30_000)
+        expect(page.locator(FAILED)).to_be_visible()
+        expect(page.locator(REFUSALS)).to_have_text("2")
+        page.unroute("**/dashboard/live*")
+        page.clock.fast_forward(30_000)
+        expect(page.locator(FAILED)).to_be_hidden()
+        assert len(fetched) == 3
 
-            # A hidden tab fetches nothing; shown again, it refreshes at once.
-            page.evaluate("""() => {
-                Object.defineProperty(document, "hidden", {configurable: true, get: () => window.tabHidden});
-                window.tabHidden = true;
-                document.dispatchEvent(new Event("visibilitychange"));
-            }""")
-            page.clock.fast_forward(120_000)
-            page.wait_for_timeout(300)
-            assert len(fetched) == 3
-            with page.expect_request("**/dashboard/live*"):
-                page.evaluate("window.tabHidden = false; document.dispatchEvent(new Event('visibilitychange'))")
-            assert len(fetched) == 4
-        finally:
-            browser.close()
+        # A hidden tab fetches nothing; shown again, it refreshes at once.
+        page.evaluate("""() => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => window.tabHidden});
+            window.tabHidden = true;
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""")
+        page.clock.fast_forward(120_000)
+        page.wait_for_timeout(300)
+        assert len(fetched) == 3
+        with page.expect_request("**/dashboard/live*"):
+            page.evaluate("window.tabHidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+        assert len(fetched) == 4

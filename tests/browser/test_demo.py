@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import served_app
+from .conftest import chromium, served_app
 from .test_console import screen, step
-from .test_smoke import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -52,8 +51,6 @@ def answer_by_keyboard(page: Any, tries: int) -> None:
 
 
 def test_a_demo_interviewer_works_through_cases_of_the_demo_sample(demo_server: dict[str, Any]) -> None:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -62,34 +59,30 @@ def test_a_demo_interviewer_works_through_cases_of_the_demo_sample(demo_server: 
 
     base = demo_server["url"]
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status} {r.url}"))
-            page.goto(f"{base}/login")
-            page.get_by_label("Benutzername").fill("anna")
-            page.get_by_label("Passwort").fill(DEMO_PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{base}/")
-            for _case in range(3):
-                with page.expect_navigation():
-                    page.keyboard.press("n")  # next case (from the start page or an ended interview)
-                assert "Schulung" in page.locator(".case-study").inner_text()
-                page.keyboard.press("Enter")  # start the interview
-                page.wait_for_selector("#answer-form")
-                seen = []
-                for _answer in range(80):
-                    if not screen(page)[1]:
-                        break  # the interview ended: complete, screened out or quota full
-                    answer_by_keyboard(page, seen.count(screen(page)))
-                    seen.append(screen(page))
-                else:
-                    errors = page.locator(".field-error, .notice-error").all_inner_texts()
-                    pytest.fail(f"an interview of the demo did not end: {seen[-5:]} {errors}")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status} {r.url}"))
+        page.goto(f"{base}/login")
+        page.get_by_label("Benutzername").fill("anna")
+        page.get_by_label("Passwort").fill(DEMO_PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/")
+        for _case in range(3):
+            with page.expect_navigation():
+                page.keyboard.press("n")  # next case (from the start page or an ended interview)
+            assert "Schulung" in page.locator(".case-study").inner_text()
+            page.keyboard.press("Enter")  # start the interview
+            page.wait_for_selector("#answer-form")
+            seen = []
+            for _answer in range(80):
+                if not screen(page)[1]:
+                    break  # the interview ended: complete, screened out or quota full
+                answer_by_keyboard(page, seen.count(screen(page)))
+                seen.append(screen(page))
+            else:
+                errors = page.locator(".field-error, .notice-error").all_inner_texts()
+                pytest.fail(f"an interview of the demo did not end: {seen[-5:]} {errors}")
     assert not problems, problems
     with Session(demo_server["engine"]) as session:
         training = session.scalar(select(Study.id).where(Study.slug == "schulung"))

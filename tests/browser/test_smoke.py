@@ -8,37 +8,18 @@ on a workstation but fails on CI (``CI`` set), where it must run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import served_app
+from . import conftest as browser_conftest
+from .conftest import chromium, served_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 USERNAME, PASSWORD, DISPLAY_NAME = "rita", "browser-test-42", "Rita Researcher"
 
 pytestmark = pytest.mark.browser
-
-
-def require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message}; CI must run the browser tests")
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -53,54 +34,48 @@ def live_server(browser_db: str) -> Iterator[str]:
 
 
 def test_login_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
+    with chromium() as browser:
+        page = browser.new_page()
 
-            def console(message: Any) -> None:
-                if message.type == "error":  # CSP violations and failed loads end up here
-                    problems.append(message.text)
+        def console(message: Any) -> None:
+            if message.type == "error":  # CSP violations and failed loads end up here
+                problems.append(message.text)
 
-            page.on("console", console)
-            page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
-            page.goto(f"{live_server}/studies")
-            assert page.url.startswith(f"{live_server}/login?next=")
-            page.get_by_label("Benutzername").fill(USERNAME)
-            page.get_by_label("Passwort").fill(PASSWORD)
-            page.get_by_role("button", name="Anmelden").click()
-            page.wait_for_url(f"{live_server}/studies")
-            page.get_by_role("link", name="Start").click()
-            page.wait_for_url(f"{live_server}/")
-            heading = page.get_by_role("heading", level=1)
-            assert heading.inner_text() == f"Willkommen, {DISPLAY_NAME}"
-            # The stylesheet loaded despite the strict Content-Security-Policy.
-            header_colour = page.eval_on_selector(".site-header", "e => getComputedStyle(e).backgroundColor")
-            assert header_colour == "rgb(22, 58, 96)"
-            page.screenshot(path=str(tmp_path / "start-page.png"), full_page=True)
-            # Outside the WebTest fixtures requests run in pyramid_tm's real transactions; static
-            # files run in none, so a missing one must not try to render the (user-aware) layout.
-            assert page.request.get(f"{live_server}/static/missing.css").status == 404
-            assert page.request.get(f"{live_server}/no-such-page").status == 404
-        finally:
-            browser.close()
+        page.on("console", console)
+        page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+        page.goto(f"{live_server}/studies")
+        assert page.url.startswith(f"{live_server}/login?next=")
+        page.get_by_label("Benutzername").fill(USERNAME)
+        page.get_by_label("Passwort").fill(PASSWORD)
+        page.get_by_role("button", name="Anmelden").click()
+        page.wait_for_url(f"{live_server}/studies")
+        page.get_by_role("link", name="Start").click()
+        page.wait_for_url(f"{live_server}/")
+        heading = page.get_by_role("heading", level=1)
+        assert heading.inner_text() == f"Willkommen, {DISPLAY_NAME}"
+        # The stylesheet loaded despite the strict Content-Security-Policy.
+        header_colour = page.eval_on_selector(".site-header", "e => getComputedStyle(e).backgroundColor")
+        assert header_colour == "rgb(22, 58, 96)"
+        page.screenshot(path=str(tmp_path / "start-page.png"), full_page=True)
+        # Outside the WebTest fixtures requests run in pyramid_tm's real transactions; static
+        # files run in none, so a missing one must not try to render the (user-aware) layout.
+        assert page.request.get(f"{live_server}/static/missing.css").status == 404
+        assert page.request.get(f"{live_server}/no-such-page").status == 404
     assert (tmp_path / "start-page.png").stat().st_size > 1000
     assert not problems, problems
 
 
 class TestChromiumRequirement:
     def test_missing_chromium_skips_on_a_workstation(self, monkeypatch, tmp_path):
-        monkeypatch.setitem(globals(), "CHROMIUM", tmp_path / "no-chromium")
+        monkeypatch.setattr(browser_conftest, "CHROMIUM", tmp_path / "no-chromium")
         monkeypatch.delenv("CI", raising=False)
         with pytest.raises(pytest.skip.Exception):
-            require_chromium()
+            browser_conftest.require_chromium()
 
     def test_missing_chromium_fails_on_ci(self, monkeypatch, tmp_path):
-        monkeypatch.setitem(globals(), "CHROMIUM", tmp_path / "no-chromium")
+        monkeypatch.setattr(browser_conftest, "CHROMIUM", tmp_path / "no-chromium")
         monkeypatch.setenv("CI", "true")
         with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
-            require_chromium()
+            browser_conftest.require_chromium()
