@@ -110,6 +110,10 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Control characters a text may not hold: all but tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 class _LoadError(Exception):
     def __init__(self, pos: Pos, message: str) -> None:
         super().__init__(message)
@@ -305,6 +309,12 @@ class _Builder:
     def _scalar(self, event: yaml.ScalarEvent) -> Scalar:
         pos = _pos(event.start_mark)
         text = event.value
+        bad = _CONTROL.search(text)
+        if bad:
+            # YAML refuses them written out, but "\0" or "\x07" in double quotes makes them: a NUL
+            # ends a label in SPSS files (C strings), the others garble screens and exports
+            raise _LoadError(pos, f"control character U+{ord(bad.group()):04X} in a text (written as an escape); "
+                                  "remove it")
         quoted = event.style in ("'", '"')
         tag = event.tag if event.tag not in (None, "!") else None
         if tag is None:

@@ -140,3 +140,17 @@ class TestDataFiles:
         with pytest.raises(QuestionnaireError) as info:
             load_data("a: !!python/name:os.system x\n", "a.yaml")
         assert "unsupported YAML tag" in str(info.value)
+
+
+@pytest.mark.parametrize("escape", ["\\0", "\\x07", "\\e", "\\x85"])
+def test_control_characters_written_as_escapes_are_refused_where_they_stand(escape):
+    """YAML refuses them written out, but an escape in double quotes makes them; a NUL would end an
+    SPSS label (C strings)."""
+    with pytest.raises(QuestionnaireError) as info:
+        load_yaml(f'a: 1\nlabel: "A{escape}B"\n', "q.yaml")
+    assert str(info.value.problems[0]).startswith("q.yaml:2:8: control character U+")
+
+
+def test_tabs_and_line_breaks_in_texts_stay():
+    node = load_yaml('text: "Zeile 1\\nZeile 2\\tmit Tab"\n', "q.yaml")
+    assert node.items["text"].value == "Zeile 1\nZeile 2\tmit Tab"
