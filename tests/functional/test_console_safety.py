@@ -89,13 +89,19 @@ class TestSecondWindow:
         form["value"] = "1"
         form["revision"] = "²"
         response = form.submit(status=303)  # a revision that cannot be one: treated as stale
-        assert screen_key(response.follow()) == "Q1"
+        current = response.follow()
+        assert screen_key(current) == "Q1" and "in einem anderen Fenster oder Tab fortgesetzt" in current.text
         url = page.request.path
         for field in ("row-²", "phone-²", "confirm"):
             ines.post(f"{url}/answer", {"csrf_token": csrf_token(ines), "key": "Q1", "type": "grid",
                                         field: "²", "revision": "x"}, status=(303, 422))
         interview = interview_of(dbsession, dbsession.get(Case, case_id_of(page)))
         assert "Q1" not in interview.state["answers"]
+        # Back with a revision that cannot be one is stale too, not a Back without a guard
+        at_q2 = answer(current, value="1")
+        assert screen_key(at_q2) == "Q2"
+        ines.post(f"{url}/back", {"csrf_token": csrf_token(ines), "revision": "²"}, status=303)
+        assert screen_key(ines.get(url)) == "Q2"
 
 
 class TestOtherPeople:

@@ -316,8 +316,13 @@ class CaseViews:
         return {"case": self.case, "study": self.study, "holder": holder}
 
     def revision(self) -> int | None:
+        """The form's revision; None without one (an old form); -1, never current, for one that
+        cannot be a revision (the form is then stale, not unguarded)."""
         raw = self.request.POST.get("revision", "")
-        return parse_id(raw) if raw else None
+        if not raw:
+            return None
+        value = parse_id(raw)
+        return -1 if value is None else value
 
     def interview(self) -> Interview | None:
         return console.interview_of(self.session, self.case)
