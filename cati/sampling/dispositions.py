@@ -167,7 +167,7 @@ def customise(overrides: Mapping[str, Mapping[str, Any]], base: Mapping[str, Out
         values = dict(changes)
         if "aapor" in values and "rate_class" not in values:
             if not _AAPOR_CODE.match(str(values["aapor"])):
-                raise ValueError(f"outcome {code}: aapor {values['aapor']!r} is not an AAPOR code such as 3.13")
+                raise ValueError(_not_aapor(code, values["aapor"]))
             values["rate_class"] = rate_class_for(str(values["aapor"]))
         if code in table:
             current = table[code]
@@ -192,6 +192,10 @@ def customise(overrides: Mapping[str, Mapping[str, Any]], base: Mapping[str, Out
 _LABELS = frozenset({"label_de", "label_en"})
 
 
+def _not_aapor(code: str, aapor: object) -> str:
+    return f"outcome {code}: aapor {aapor!r} is not an AAPOR code such as 3.13"
+
+
 def _check(outcome: Outcome) -> None:
     where = f"outcome {outcome.code}"
     if outcome.code.startswith("appointment") and outcome.final:
@@ -199,7 +203,7 @@ def _check(outcome: Outcome) -> None:
     if outcome.adds_to_dnc and not outcome.final:
         raise ValueError(f"{where}: do not call again is always final")
     if not _AAPOR_CODE.match(outcome.aapor):
-        raise ValueError(f"{where}: aapor {outcome.aapor!r} is not an AAPOR code such as 3.13")
+        raise ValueError(_not_aapor(outcome.code, outcome.aapor))
     if outcome.rate_class not in RATE_CLASSES:
         raise ValueError(f"{where}: rate_class must be one of {', '.join(RATE_CLASSES)}")
     if outcome.rate_class != rate_class_for(outcome.aapor):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
-from cati.models import Purpose, QuestionnaireVersion, Role, Study, StudyMember, StudyStatus, User
+from cati.models import Attempt, Purpose, QuestionnaireVersion, Role, Study, StudyMember, StudyStatus, User
 from cati.questionnaires.errors import QuestionnaireError
 from cati.questionnaires.model import Questionnaire
 from cati.sampling import fieldwork_settings
@@ -204,8 +204,6 @@ def _outcome_table_problems(session: Session, study: Study, effective: dict[str,
     removed = sorted(before - set(table))
     if not removed:
         return []
-    from cati.models import Attempt
-
     used = sorted(set(session.scalars(select(Attempt.outcome).where(Attempt.study_id == study.id,
                                                                     Attempt.outcome.in_(removed)).distinct())))
     return [f"outcome {code}: attempts were recorded with it; it cannot be removed (change its labels instead)"

@@ -58,6 +58,7 @@ class TestUpload:
         lines = [li.text for li in page.html.select("#import-report .report-lines li")]
         assert lines == ["kontakte.csv: row 5: duplicate skipped: number +49304411001 as in row 2"]
         assert cases_of(dbsession, study) == 3
+        assert page.html.select_one("#case-count").text == "Die Studie hat 3 Fälle."
         assert dbsession.scalar(select(func.count()).select_from(Contact)
                                 .join(Case, Case.id == Contact.case_id).where(Case.study_id == study.id)) == 3
         [batch] = dbsession.scalars(select(SampleImport).where(SampleImport.study_id == study.id)).all()

@@ -11,37 +11,26 @@ needs no redirect.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from babel.numbers import format_decimal
 from pyramid.view import view_config, view_defaults
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from cati.models import Case, SampleImport, User
+from cati.models import SampleImport, User
 from cati.sampling.reader import parse_column_map
+from cati.services import reports
 from cati.services.sample_import import ImportReport, import_sample
 
 from ..i18n import _
 from ..resources import StudyContext
 from ..security import Permission
+from .studies import upload_name, uploaded
 
 #: Report lines shown on the page; a file with more problems shows the count of the rest.
 SHOWN_LINES = 200
 #: Mapping files are a few lines; anything larger is the wrong file.
 MAX_MAP_BYTES = 64 * 1024
-
-
-def _upload_name(upload: Any, default: str) -> str:
-    # Browsers send a bare name, old ones a full client path; keep only the name for messages.
-    return PureWindowsPath(PurePosixPath(upload.filename).name).name or default
-
-
-def _uploaded(request: Any, field: str) -> Any | None:
-    upload = request.POST.get(field)
-    if upload is None or not hasattr(upload, "file") or not upload.filename:
-        return None
-    return upload
 
 
 @view_defaults(route_name="study.sample", renderer="studies/sample.jinja2", permission=Permission.STUDY_MANAGE)
@@ -58,7 +47,7 @@ class SampleViews:
             select(SampleImport, User.display_name).outerjoin(User, User.id == SampleImport.user_id)
             .where(SampleImport.study_id == self.study.id).order_by(SampleImport.id.desc())
         ).all()
-        cases = session.scalar(select(func.count()).select_from(Case).where(Case.study_id == self.study.id))
+        cases = reports.case_count(session, self.study)  # the dashboard's tallies, not a count of the cases
         locale = self.request.locale_name
         data: dict[str, Any] = {"study": self.study, "imports": imports, "cases": cases, "report": None,
                                 "fmt_num": lambda value: format_decimal(value, locale=locale),
@@ -79,15 +68,15 @@ class SampleViews:
         request = self.request
         form = {"default_region": request.POST.get("default_region", "DE").strip().upper() or "DE",
                 "skip_invalid": request.POST.get("skip_invalid") == "yes"}
-        upload = _uploaded(request, "sample")
+        upload = uploaded(request, "sample")
         if upload is None:
             return self.refused([self.translate(_("Please choose a sample file (CSV or Excel)."))], form)
         if len(form["default_region"]) != 2 or not form["default_region"].isalpha():
             return self.refused([self.translate(_("Region: a two-letter country code such as DE."))], form)
         mapping = None
-        map_upload = _uploaded(request, "map")
+        map_upload = uploaded(request, "map")
         if map_upload is not None:
-            map_name = _upload_name(map_upload, "map.yaml")
+            map_name = upload_name(map_upload, "map.yaml")
             data = map_upload.file.read(MAX_MAP_BYTES + 1)
             try:
                 if len(data) > MAX_MAP_BYTES:
@@ -97,7 +86,7 @@ class SampleViews:
                 return self.refused([f"{map_name}: not UTF-8 text"], form)
             except ValueError as exc:
                 return self.refused(str(exc).splitlines(), form)
-        name = _upload_name(upload, "sample.csv")
+        name = upload_name(upload, "sample.csv")
         report = import_sample(request.dbsession, self.study, upload.file, filename=name, mapping=mapping,
                                default_region=form["default_region"], skip_invalid=form["skip_invalid"],
                                dnc_salt=request.registry.settings.get("cati.dnc_salt", "cati-dnc"),

@@ -36,10 +36,23 @@ class UploadError(ValueError):
     pass
 
 
-def read_upload(request: Any, field: str = "questionnaire") -> tuple[str, str]:
-    """(text, file name) of an uploaded questionnaire; UploadError with a translated message."""
+def uploaded(request: Any, field: str) -> Any | None:
+    """The file posted in ``field``, or None when none was chosen."""
     upload = request.POST.get(field)
     if upload is None or not hasattr(upload, "file") or not upload.filename:
+        return None
+    return upload
+
+
+def upload_name(upload: Any, default: str) -> str:
+    """The uploaded file's name for messages: browsers send a bare name, old ones a client path."""
+    return PureWindowsPath(PurePosixPath(upload.filename).name).name or default
+
+
+def read_upload(request: Any, field: str = "questionnaire") -> tuple[str, str]:
+    """(text, file name) of an uploaded questionnaire; UploadError with a translated message."""
+    upload = uploaded(request, field)
+    if upload is None:
         raise UploadError(_("Please choose a questionnaire file (YAML)."))
     data = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
@@ -48,9 +61,7 @@ def read_upload(request: Any, field: str = "questionnaire") -> tuple[str, str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UploadError(_("The file is not UTF-8 text. Please save it as UTF-8.")) from None
-    # Browsers send a bare name, old ones a full client path; keep only the name for messages.
-    name = PureWindowsPath(PurePosixPath(upload.filename).name).name or "questionnaire.yaml"
-    return text, name
+    return text, upload_name(upload, "questionnaire.yaml")
 
 
 def attempt(request: Any, change: Callable[[], Any]) -> Any:
